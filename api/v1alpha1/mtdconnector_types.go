@@ -1,0 +1,460 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Partner is the Mobile Threat Defense partner whose Intune connector is managed.
+// +kubebuilder:validation:Enum=BlackBerryProtectMobile
+type Partner string
+
+// PartnerBlackBerryProtectMobile is BlackBerry Protect Mobile (formerly CylancePROTECT Mobile).
+const PartnerBlackBerryProtectMobile Partner = "BlackBerryProtectMobile"
+
+// Cloud is the Microsoft cloud the Intune tenant lives in. It selects the Entra authority
+// host, the Graph base URL and the token scope.
+// +kubebuilder:validation:Enum=Public;USGov;USGovDoD;China
+type Cloud string
+
+const (
+	CloudPublic   Cloud = "Public"
+	CloudUSGov    Cloud = "USGov"
+	CloudUSGovDoD Cloud = "USGovDoD"
+	CloudChina    Cloud = "China"
+)
+
+// HTTPSURL is an absolute https URL.
+// +kubebuilder:validation:MaxLength=2048
+// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="must be an absolute https URL"
+type HTTPSURL string
+
+// MTDConnectorSpec declares the BlackBerry Protect Mobile ↔ Intune connection.
+type MTDConnectorSpec struct {
+	// partner is the MTD partner whose Intune connector this object manages.
+	// +kubebuilder:default=BlackBerryProtectMobile
+	// +optional
+	Partner Partner `json:"partner,omitempty"`
+
+	// intune is the Microsoft Intune side: the tenant, how to reach and authenticate to
+	// Microsoft Graph, and the connector settings to keep in place.
+	// +required
+	Intune IntuneSpec `json:"intune"`
+
+	// ues is the BlackBerry UES (Cylance Endpoint Security) side: the tenant and API app.
+	// +required
+	UES UESSpec `json:"ues"`
+
+	// threatSync controls turning UES mobile alerts into ThreatRemediation objects.
+	// +kubebuilder:default={}
+	// +optional
+	ThreatSync ThreatSyncSpec `json:"threatSync,omitempty"`
+
+	// guardrails bound what remediation may do to devices through this connector.
+	// +kubebuilder:default={}
+	// +optional
+	Guardrails Guardrails `json:"guardrails,omitempty"`
+
+	// healthPolicy says when the partner counts as healthy.
+	// +kubebuilder:default={}
+	// +optional
+	HealthPolicy HealthPolicy `json:"healthPolicy,omitempty"`
+
+	// resyncInterval is how often a healthy connector is re-read from both clouds to
+	// detect drift; each resync is jittered by up to 10% so many connectors spread out.
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s') && duration(self) <= duration('24h')",message="resyncInterval must be between 30s and 24h"
+	// +optional
+	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
+
+	// managementPolicy Manage corrects drift in Intune; ObserveOnly never writes and reports
+	// drift as a condition and an event.
+	// +kubebuilder:default=Manage
+	// +optional
+	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
+
+	// deletionPolicy Orphan leaves Intune as it is when this object is deleted; Delete
+	// switches the connector's platforms off first (the partner connection itself is never
+	// deleted: onboarding it again needs an administrator in both consoles).
+	// +kubebuilder:default=Orphan
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// suspend stops all calls to both clouds until set back to false.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// IntuneSpec is the Intune tenant and the Entra application the operator acts as.
+type IntuneSpec struct {
+	// tenantID is the Microsoft Entra tenant (directory) id. It cannot change: a connector
+	// for another tenant is another MTDConnector.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="tenantID is immutable"
+	// +required
+	TenantID GUID `json:"tenantID"`
+
+	// clientID is the application (client) id of the Entra app registration the operator
+	// authenticates as.
+	// +required
+	ClientID GUID `json:"clientID"`
+
+	// cloud is the Microsoft cloud of the tenant.
+	// +kubebuilder:default=Public
+	// +optional
+	Cloud Cloud `json:"cloud,omitempty"`
+
+	// endpoints override the cloud's authority and Graph URLs, for a proxy or a local twin.
+	// +optional
+	Endpoints *IntuneEndpoints `json:"endpoints,omitempty"`
+
+	// caBundle adds CA certificates to trust for the Entra and Graph endpoints.
+	// +optional
+	CABundle *CABundleReference `json:"caBundle,omitempty"`
+
+	// credentials say how to authenticate: exactly one of clientSecret, clientCertificate
+	// or workloadIdentity.
+	// +required
+	Credentials IntuneCredentials `json:"credentials"`
+
+	// connectorSettings are the Intune MTD connector properties to keep in place. A field
+	// left out is not managed: its live value is neither read for drift nor written.
+	// +optional
+	ConnectorSettings *ConnectorSettings `json:"connectorSettings,omitempty"`
+}
+
+// IntuneEndpoints override the per-cloud defaults.
+// +kubebuilder:validation:MinProperties=1
+type IntuneEndpoints struct {
+	// authorityURL is the Entra login host, e.g. https://login.microsoftonline.com/.
+	// +optional
+	AuthorityURL HTTPSURL `json:"authorityURL,omitempty"`
+	// graphURL is the Graph v1.0 base URL, e.g. https://graph.microsoft.com/v1.0.
+	// +optional
+	GraphURL HTTPSURL `json:"graphURL,omitempty"`
+}
+
+// IntuneCredentials hold exactly one way to authenticate to Entra.
+// +kubebuilder:validation:XValidation:rule="[has(self.clientSecret), has(self.clientCertificate), has(self.workloadIdentity)].filter(x, x).size() == 1",message="exactly one of clientSecret, clientCertificate or workloadIdentity must be set"
+type IntuneCredentials struct {
+	// clientSecret reads the app registration's client secret from a Secret.
+	// +optional
+	ClientSecret *SecretKeyReference `json:"clientSecret,omitempty"`
+	// clientCertificate authenticates with a certificate registered on the app.
+	// +optional
+	ClientCertificate *ClientCertificateCredential `json:"clientCertificate,omitempty"`
+	// workloadIdentity exchanges the pod's projected ServiceAccount token for an Entra
+	// token (Azure workload identity federation); no secret is stored.
+	// +optional
+	WorkloadIdentity *WorkloadIdentityCredential `json:"workloadIdentity,omitempty"`
+}
+
+// SecretKeyReference selects one key of a Secret in the same namespace.
+type SecretKeyReference struct {
+	// name of the Secret, in the same namespace.
+	// +required
+	Name ObjectName `json:"name"`
+	// key in the Secret's data.
+	// +kubebuilder:default="client-secret"
+	// +optional
+	Key SecretKeyName `json:"key,omitempty"`
+}
+
+// CertificateFormat is how a client certificate is encoded.
+// +kubebuilder:validation:Enum=PEM;PFX
+type CertificateFormat string
+
+const (
+	CertificateFormatPEM CertificateFormat = "PEM"
+	CertificateFormatPFX CertificateFormat = "PFX"
+)
+
+// ClientCertificateCredential reads a certificate and its private key from a Secret.
+type ClientCertificateCredential struct {
+	// secretName is the Secret holding the certificate, in the same namespace.
+	// +required
+	SecretName ObjectName `json:"secretName"`
+	// format of the certificate data.
+	// +kubebuilder:default=PEM
+	// +optional
+	Format CertificateFormat `json:"format,omitempty"`
+	// certificateKey is the Secret key with the certificate: a PEM chain (which may also
+	// hold the key) or PFX/PKCS#12 bytes.
+	// +kubebuilder:default="tls.crt"
+	// +optional
+	CertificateKey SecretKeyName `json:"certificateKey,omitempty"`
+	// privateKeyKey is the Secret key with the PEM private key, when it is not inside
+	// certificateKey. Ignored for PFX.
+	// +kubebuilder:default="tls.key"
+	// +optional
+	PrivateKeyKey SecretKeyName `json:"privateKeyKey,omitempty"`
+	// passwordKey is the Secret key with the password of a PFX file or encrypted key.
+	// +optional
+	PasswordKey SecretKeyName `json:"passwordKey,omitempty"`
+	// sendCertificateChain sends the x5c header, for subject name/issuer authentication.
+	// +optional
+	SendCertificateChain bool `json:"sendCertificateChain,omitempty"`
+}
+
+// WorkloadIdentityCredential uses Azure workload identity federation.
+type WorkloadIdentityCredential struct {
+	// tokenFilePath is the projected ServiceAccount token file. Empty uses the
+	// AZURE_FEDERATED_TOKEN_FILE the workload identity webhook injects.
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="tokenFilePath must be an absolute path"
+	// +optional
+	TokenFilePath string `json:"tokenFilePath,omitempty"`
+}
+
+// ConnectorSettings are the writable properties of Intune's mobileThreatDefenseConnector,
+// named as Graph names them. Only fields that are set are managed.
+type ConnectorSettings struct {
+	// androidEnabled connects Android devices: the partner reports their risk to Intune.
+	// +optional
+	AndroidEnabled *bool `json:"androidEnabled,omitempty"`
+	// iosEnabled connects iOS/iPadOS devices.
+	// +optional
+	IOSEnabled *bool `json:"iosEnabled,omitempty"`
+	// windowsEnabled connects Windows devices. BlackBerry Protect Mobile has no Windows
+	// support, so only false is accepted.
+	// +kubebuilder:validation:XValidation:rule="!self",message="BlackBerry Protect Mobile supports Android and iOS only; this setting cannot be true"
+	// +optional
+	WindowsEnabled *bool `json:"windowsEnabled,omitempty"`
+	// androidDeviceBlockedOnMissingPartnerData treats an Android device as non-compliant
+	// while the partner has not reported on it.
+	// +optional
+	AndroidDeviceBlockedOnMissingPartnerData *bool `json:"androidDeviceBlockedOnMissingPartnerData,omitempty"`
+	// iosDeviceBlockedOnMissingPartnerData does the same for iOS devices.
+	// +optional
+	IOSDeviceBlockedOnMissingPartnerData *bool `json:"iosDeviceBlockedOnMissingPartnerData,omitempty"`
+	// windowsDeviceBlockedOnMissingPartnerData; only false is accepted for this partner.
+	// +kubebuilder:validation:XValidation:rule="!self",message="BlackBerry Protect Mobile supports Android and iOS only; this setting cannot be true"
+	// +optional
+	WindowsDeviceBlockedOnMissingPartnerData *bool `json:"windowsDeviceBlockedOnMissingPartnerData,omitempty"`
+	// partnerUnsupportedOsVersionBlocked blocks devices whose OS version the partner does
+	// not support (below Android 9.0 / iOS 13.0).
+	// +optional
+	PartnerUnsupportedOsVersionBlocked *bool `json:"partnerUnsupportedOsVersionBlocked,omitempty"`
+	// partnerUnresponsivenessThresholdInDays is how many days without a heartbeat make
+	// the partner unresponsive; Intune then ignores its data.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=365
+	// +optional
+	PartnerUnresponsivenessThresholdInDays *int32 `json:"partnerUnresponsivenessThresholdInDays,omitempty"`
+	// allowPartnerToCollectIOSApplicationMetadata lets the partner read the list of
+	// managed apps on iOS devices.
+	// +optional
+	AllowPartnerToCollectIOSApplicationMetadata *bool `json:"allowPartnerToCollectIOSApplicationMetadata,omitempty"`
+	// allowPartnerToCollectIOSPersonalApplicationMetadata lets the partner read personal
+	// (unmanaged) app metadata on iOS devices.
+	// +optional
+	AllowPartnerToCollectIOSPersonalApplicationMetadata *bool `json:"allowPartnerToCollectIOSPersonalApplicationMetadata,omitempty"`
+	// androidMobileApplicationManagementEnabled uses the partner's data in app protection
+	// (MAM) policies on Android. Only one partner per platform may have it.
+	// +optional
+	AndroidMobileApplicationManagementEnabled *bool `json:"androidMobileApplicationManagementEnabled,omitempty"`
+	// iosMobileApplicationManagementEnabled does the same on iOS.
+	// +optional
+	IOSMobileApplicationManagementEnabled *bool `json:"iosMobileApplicationManagementEnabled,omitempty"`
+	// microsoftDefenderForEndpointAttachEnabled applies to Microsoft Defender only; only
+	// false is accepted for this partner.
+	// +kubebuilder:validation:XValidation:rule="!self",message="BlackBerry Protect Mobile supports Android and iOS only; this setting cannot be true"
+	// +optional
+	MicrosoftDefenderForEndpointAttachEnabled *bool `json:"microsoftDefenderForEndpointAttachEnabled,omitempty"`
+}
+
+// UESRegion is a BlackBerry UES API region.
+// +kubebuilder:validation:Enum=NorthAmerica;Europe;Japan;Australia;SouthAmerica;USGovernment
+type UESRegion string
+
+const (
+	UESRegionNorthAmerica UESRegion = "NorthAmerica"
+	UESRegionEurope       UESRegion = "Europe"
+	UESRegionJapan        UESRegion = "Japan"
+	UESRegionAustralia    UESRegion = "Australia"
+	UESRegionSouthAmerica UESRegion = "SouthAmerica"
+	UESRegionUSGovernment UESRegion = "USGovernment"
+)
+
+// UESSpec is the BlackBerry UES tenant and API application.
+// +kubebuilder:validation:XValidation:rule="has(self.region) != has(self.baseURL)",message="exactly one of region or baseURL must be set"
+type UESSpec struct {
+	// region selects the UES API host of the tenant's region.
+	// +optional
+	Region UESRegion `json:"region,omitempty"`
+	// baseURL is the UES API base URL, for a proxy or a local twin.
+	// +optional
+	BaseURL HTTPSURL `json:"baseURL,omitempty"`
+	// tenantID is the UES tenant id. It cannot change.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ues.tenantID is immutable"
+	// +required
+	TenantID GUID `json:"tenantID"`
+	// credentials name the Secret holding the UES API application's id and secret.
+	// +required
+	Credentials UESCredentials `json:"credentials"`
+	// caBundle adds CA certificates to trust for the UES endpoint.
+	// +optional
+	CABundle *CABundleReference `json:"caBundle,omitempty"`
+}
+
+// UESCredentials select the API application id and secret in a Secret.
+type UESCredentials struct {
+	// secretName is the Secret, in the same namespace.
+	// +required
+	SecretName ObjectName `json:"secretName"`
+	// appIDKey is the key holding the application id.
+	// +kubebuilder:default="app-id"
+	// +optional
+	AppIDKey SecretKeyName `json:"appIDKey,omitempty"`
+	// appSecretKey is the key holding the application secret.
+	// +kubebuilder:default="app-secret"
+	// +optional
+	AppSecretKey SecretKeyName `json:"appSecretKey,omitempty"`
+}
+
+// ThreatSyncSpec controls the threat sync loop.
+type ThreatSyncSpec struct {
+	// enabled turns UES mobile alerts into ThreatRemediation objects.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+	// interval between incremental reads of new and changed alerts.
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="interval must be between 10s and 24h"
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// minimumRisk is the lowest alert risk that opens a ThreatRemediation.
+	// +kubebuilder:default=high
+	// +optional
+	MinimumRisk ThreatRiskLevel `json:"minimumRisk,omitempty"`
+	// defaultPlan is the step list given to each ThreatRemediation the sync opens. Empty
+	// means notify at once and syncDevice after 15 minutes.
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	DefaultPlan []RemediationStep `json:"defaultPlan,omitempty"`
+	// approveDestructiveSteps pre-approves retire and wipe steps of the default plan.
+	// Without it a person must set spec.approved on each ThreatRemediation.
+	// +optional
+	ApproveDestructiveSteps bool `json:"approveDestructiveSteps,omitempty"`
+}
+
+// Guardrails bound device actions taken through a connector.
+type Guardrails struct {
+	// maxDestructiveActionsPerHour caps retire and wipe actions per rolling hour across
+	// all ThreatRemediations of this connector; 0 forbids them.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MaxDestructiveActionsPerHour *int32 `json:"maxDestructiveActionsPerHour,omitempty"`
+	// protectedGroupIDs are Entra groups whose members' devices no remediation step
+	// may lock, retire or wipe (executives, kiosks, break-glass devices).
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	ProtectedGroupIDs []GUID `json:"protectedGroupIDs,omitempty"`
+}
+
+// HealthPolicy says when the partner counts as healthy.
+type HealthPolicy struct {
+	// maxHeartbeatAge is the oldest partner heartbeat that still counts as healthy.
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="maxHeartbeatAge must be at least 1m"
+	// +optional
+	MaxHeartbeatAge *metav1.Duration `json:"maxHeartbeatAge,omitempty"`
+}
+
+// MTDConnector condition types, besides the shared ones.
+const (
+	ConditionIntuneConnected = "IntuneConnected"
+	ConditionUESConnected    = "UESConnected"
+	ConditionPartnerHealthy  = "PartnerHealthy"
+)
+
+// MTDConnectorStatus is what the operator last observed of the connection.
+type MTDConnectorStatus struct {
+	ReconcileStatus `json:",inline"`
+
+	// connectorID is the Intune mobileThreatDefenseConnector id.
+	// +optional
+	ConnectorID string `json:"connectorID,omitempty"`
+	// partnerState is Intune's view of the partner: unavailable, available, enabled,
+	// unresponsive, notSetUp, error or unknown.
+	// +optional
+	PartnerState string `json:"partnerState,omitempty"`
+	// lastHeartbeatTime is the partner's last heartbeat as Intune recorded it.
+	// +optional
+	LastHeartbeatTime *metav1.Time `json:"lastHeartbeatTime,omitempty"`
+	// lastSyncTime is when both clouds were last read successfully.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// devices counts the tenant's UES mobile devices by overall risk.
+	// +optional
+	Devices *DeviceRiskCounts `json:"devices,omitempty"`
+	// activeThreats counts open ThreatRemediation objects of this connector.
+	// +optional
+	ActiveThreats int32 `json:"activeThreats,omitempty"`
+	// threatSync records the threat sync loop's progress.
+	// +optional
+	ThreatSync *ThreatSyncStatus `json:"threatSync,omitempty"`
+}
+
+// DeviceRiskCounts counts devices by overall risk.
+type DeviceRiskCounts struct {
+	// +optional
+	Secured int32 `json:"secured"`
+	// +optional
+	Low int32 `json:"low"`
+	// +optional
+	Medium int32 `json:"medium"`
+	// +optional
+	High int32 `json:"high"`
+	// total counts every device, including ones the partner has not assessed.
+	// +optional
+	Total int32 `json:"total"`
+}
+
+// ThreatSyncStatus is the threat sync loop's cursor, so that a restart neither re-reads
+// everything nor misses anything.
+type ThreatSyncStatus struct {
+	// cursor is the modification time up to which alerts have been processed.
+	// +optional
+	Cursor *metav1.Time `json:"cursor,omitempty"`
+	// lastRunTime is when the loop last finished a pass.
+	// +optional
+	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
+}
+
+// MTDConnector keeps Intune's Mobile Threat Defense connector for BlackBerry Protect
+// Mobile configured as declared and reports the partner's health.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=mtdc,categories=mtd
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Partner",type=string,JSONPath=`.status.partnerState`
+// +kubebuilder:printcolumn:name="Connector ID",type=string,JSONPath=`.status.connectorID`,priority=1
+// +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.lastHeartbeatTime`,priority=1
+// +kubebuilder:printcolumn:name="Threats",type=integer,JSONPath=`.status.activeThreats`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type MTDConnector struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the connection.
+	// +required
+	Spec MTDConnectorSpec `json:"spec"`
+	// status is what the operator last observed.
+	// +optional
+	Status MTDConnectorStatus `json:"status,omitempty"`
+}
+
+// MTDConnectorList is a list of MTDConnector.
+// +kubebuilder:object:root=true
+type MTDConnectorList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []MTDConnector `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&MTDConnector{}, &MTDConnectorList{})
+}

@@ -1,0 +1,261 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// StepAction is one remediation action.
+// +kubebuilder:validation:Enum=notify;syncDevice;remoteLock;retire;wipe;ignoreAlert
+type StepAction string
+
+const (
+	// StepNotify records an event and a condition that user-facing tooling reads.
+	StepNotify StepAction = "notify"
+	// StepSyncDevice asks Intune to check the device in, to speed up re-evaluation.
+	StepSyncDevice StepAction = "syncDevice"
+	// StepRemoteLock locks the device.
+	StepRemoteLock StepAction = "remoteLock"
+	// StepRetire removes company data and management from the device (destructive).
+	StepRetire StepAction = "retire"
+	// StepWipe factory-resets the device (destructive).
+	StepWipe StepAction = "wipe"
+	// StepIgnoreAlert ignores the alert in UES, which lowers the device's risk.
+	StepIgnoreAlert StepAction = "ignoreAlert"
+)
+
+// RemediationStep is one step of a remediation plan.
+// +kubebuilder:validation:XValidation:rule="!(self.action in ['retire', 'wipe']) || (has(self.requiresApproval) && self.requiresApproval)",message="retire and wipe steps must set requiresApproval: true"
+// +kubebuilder:validation:XValidation:rule="!has(self.wipe) || self.action == 'wipe'",message="wipe options are only allowed on a wipe step"
+type RemediationStep struct {
+	// action to take.
+	// +required
+	Action StepAction `json:"action"`
+	// after is how long after the threat's detection (or the object's creation, when no
+	// threat is given) the step becomes due. Steps still run in order.
+	// +kubebuilder:default="0s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('8760h')",message="after must be between 0s and 8760h"
+	// +optional
+	After *metav1.Duration `json:"after,omitempty"`
+	// requiresApproval holds the step until spec.approved is true. Mandatory for retire
+	// and wipe.
+	// +optional
+	RequiresApproval bool `json:"requiresApproval,omitempty"`
+	// message is shown to the user by notify.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// wipe options, for a wipe step only.
+	// +optional
+	Wipe *WipeOptions `json:"wipe,omitempty"`
+}
+
+// WipeOptions are Intune's wipe parameters.
+type WipeOptions struct {
+	// keepEnrollmentData keeps the device enrolled after the wipe.
+	// +optional
+	KeepEnrollmentData bool `json:"keepEnrollmentData,omitempty"`
+	// keepUserData keeps user data (a "protected wipe" on supported platforms).
+	// +optional
+	KeepUserData bool `json:"keepUserData,omitempty"`
+}
+
+// DeviceReference identifies a device by one or more of its ids.
+// +kubebuilder:validation:XValidation:rule="has(self.intuneDeviceID) || has(self.entraDeviceID) || has(self.uesDeviceID)",message="device needs at least one of intuneDeviceID, entraDeviceID or uesDeviceID"
+type DeviceReference struct {
+	// intuneDeviceID is the Intune managedDevice id.
+	// +optional
+	IntuneDeviceID GUID `json:"intuneDeviceID,omitempty"`
+	// entraDeviceID is the Entra device id (Intune's azureADDeviceId), shared by both clouds.
+	// +optional
+	EntraDeviceID GUID `json:"entraDeviceID,omitempty"`
+	// uesDeviceID is the BlackBerry UES device id.
+	// +optional
+	UESDeviceID GUID `json:"uesDeviceID,omitempty"`
+}
+
+// ThreatReference is the UES alert that opened the remediation.
+type ThreatReference struct {
+	// alertID is the UES mobile alert id.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +required
+	AlertID string `json:"alertID"`
+	// type of detection.
+	// +required
+	Type DetectionType `json:"type"`
+	// risk the detection raises the device to.
+	// +optional
+	Risk ThreatRiskLevel `json:"risk,omitempty"`
+	// detail is the alert's description, such as the offending app or network.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Detail string `json:"detail,omitempty"`
+	// detectedAt is when UES detected the threat.
+	// +optional
+	DetectedAt *metav1.Time `json:"detectedAt,omitempty"`
+}
+
+// ThreatRemediationSpec is a device threat (or a person's request) and the plan to follow
+// it to its end.
+// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, s.action == 'ignoreAlert') || has(self.threat)",message="an ignoreAlert step needs spec.threat.alertID"
+type ThreatRemediationSpec struct {
+	// connectorRef names the MTDConnector, in the same namespace, through which devices
+	// are acted on.
+	// +required
+	ConnectorRef LocalObjectReference `json:"connectorRef"`
+	// device the remediation is about. It cannot change.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="device is immutable"
+	// +required
+	Device DeviceReference `json:"device"`
+	// threat is the UES alert, when the remediation was opened for one. It cannot change.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="threat is immutable"
+	// +optional
+	Threat *ThreatReference `json:"threat,omitempty"`
+	// steps run in order, each at most once, when due.
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	// +required
+	Steps []RemediationStep `json:"steps"`
+	// approved releases the steps that require approval.
+	// +optional
+	Approved bool `json:"approved,omitempty"`
+	// dryRun records what each step would do without acting on the device.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// expireAfter ends an unresolved remediation (phase Expired) this long after
+	// detection; no further step runs.
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="expireAfter must be at least 1m"
+	// +optional
+	ExpireAfter *metav1.Duration `json:"expireAfter,omitempty"`
+}
+
+// RemediationPhase is where a remediation stands.
+// +kubebuilder:validation:Enum=Pending;Blocked;AwaitingUser;Escalated;Resolved;Failed;Expired
+type RemediationPhase string
+
+const (
+	// PhasePending: detected, Intune has not yet blocked the device.
+	PhasePending RemediationPhase = "Pending"
+	// PhaseBlocked: Intune reports the device non-compliant, so access is blocked.
+	PhaseBlocked RemediationPhase = "Blocked"
+	// PhaseAwaitingUser: the user has been guided and the plan waits for the fix.
+	PhaseAwaitingUser RemediationPhase = "AwaitingUser"
+	// PhaseEscalated: a step beyond notification ran.
+	PhaseEscalated RemediationPhase = "Escalated"
+	// PhaseResolved: the partner reports the device secured and Intune compliant.
+	PhaseResolved RemediationPhase = "Resolved"
+	// PhaseFailed: a step failed for good.
+	PhaseFailed RemediationPhase = "Failed"
+	// PhaseExpired: unresolved after spec.expireAfter.
+	PhaseExpired RemediationPhase = "Expired"
+)
+
+// StepState is the outcome of one step.
+// +kubebuilder:validation:Enum=Pending;AwaitingApproval;Running;Succeeded;Failed;Skipped;DryRun
+type StepState string
+
+const (
+	StepPending          StepState = "Pending"
+	StepAwaitingApproval StepState = "AwaitingApproval"
+	StepRunning          StepState = "Running"
+	StepSucceeded        StepState = "Succeeded"
+	StepFailed           StepState = "Failed"
+	StepSkipped          StepState = "Skipped"
+	StepDryRun           StepState = "DryRun"
+)
+
+// StepRecord is the audit record of one step.
+type StepRecord struct {
+	// index of the step in spec.steps.
+	Index int32 `json:"index"`
+	// action of the step.
+	Action StepAction `json:"action"`
+	// state of the step. Running is recorded before the call, so a restart never repeats it.
+	State StepState `json:"state"`
+	// startedAt is when the step was started.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// completedAt is when the outcome was recorded.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+	// message explains the outcome.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ThreatRemediationStatus is the audit trail.
+type ThreatRemediationStatus struct {
+	ReconcileStatus `json:",inline"`
+
+	// phase is where the remediation stands.
+	// +optional
+	Phase RemediationPhase `json:"phase,omitempty"`
+	// steps records every step with its times and outcome.
+	// +listType=map
+	// +listMapKey=index
+	// +optional
+	Steps []StepRecord `json:"steps,omitempty"`
+	// deviceRisk is the device's current overall risk in UES.
+	// +optional
+	DeviceRisk RiskLevel `json:"deviceRisk,omitempty"`
+	// complianceState is the device's current Intune compliance state.
+	// +optional
+	ComplianceState string `json:"complianceState,omitempty"`
+	// intuneDeviceID is the resolved Intune managedDevice id.
+	// +optional
+	IntuneDeviceID string `json:"intuneDeviceID,omitempty"`
+	// deviceName is the device's name in Intune.
+	// +optional
+	DeviceName string `json:"deviceName,omitempty"`
+	// userPrincipalName of the device's primary user.
+	// +optional
+	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	// detectedAt is when the plan's clock started.
+	// +optional
+	DetectedAt *metav1.Time `json:"detectedAt,omitempty"`
+	// resolvedAt is when the remediation reached Resolved.
+	// +optional
+	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
+	// timeToResolve is resolvedAt minus detectedAt.
+	// +optional
+	TimeToResolve *metav1.Duration `json:"timeToResolve,omitempty"`
+}
+
+// ThreatRemediation follows one device threat from detection to its end: access blocked,
+// the user guided, escalation if unresolved, resolved when the device is secured again.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=tr,categories=mtd
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Device",type=string,JSONPath=`.status.deviceName`
+// +kubebuilder:printcolumn:name="Threat",type=string,JSONPath=`.spec.threat.type`
+// +kubebuilder:printcolumn:name="Risk",type=string,JSONPath=`.status.deviceRisk`
+// +kubebuilder:printcolumn:name="Compliance",type=string,JSONPath=`.status.complianceState`,priority=1
+// +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.userPrincipalName`,priority=1
+// +kubebuilder:printcolumn:name="Resolved",type=date,JSONPath=`.status.resolvedAt`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ThreatRemediation struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the threat and the plan.
+	// +required
+	Spec ThreatRemediationSpec `json:"spec"`
+	// status is the audit trail.
+	// +optional
+	Status ThreatRemediationStatus `json:"status,omitempty"`
+}
+
+// ThreatRemediationList is a list of ThreatRemediation.
+// +kubebuilder:object:root=true
+type ThreatRemediationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ThreatRemediation `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ThreatRemediation{}, &ThreatRemediationList{})
+}
