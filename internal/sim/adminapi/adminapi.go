@@ -1,0 +1,240 @@
+// Package adminapi is the wire contract of the twin's admin API, shared by
+// the server (internal/sim/admin) and the Go client (internal/sim/simclient).
+package adminapi
+
+import (
+	"time"
+
+	"github.com/mtd-operator/mtd-operator/internal/sim/mw"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+)
+
+// Error is every admin error body.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Tenant creates a tenant (ids generated when empty). Onboard creates the
+// BlackBerry connector right away.
+type Tenant struct {
+	ID          string `json:"id,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+	UESTenantID string `json:"uesTenantId,omitempty"`
+	Onboard     bool   `json:"onboard,omitempty"`
+}
+
+// TenantInfo summarises a tenant.
+type TenantInfo struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	UESTenantID string `json:"uesTenantId"`
+	Apps        int    `json:"apps"`
+	Groups      int    `json:"groups"`
+	Users       int    `json:"users"`
+	Devices     int    `json:"managedDevices"`
+	Onboarded   bool   `json:"onboarded"`
+	Reporting   bool   `json:"reporting"`
+}
+
+// App registers an Entra app. CertificatePEM (one or more CERTIFICATE
+// blocks) enables the certificate assertion flow; Federated the workload
+// identity (federated token) flow.
+type App struct {
+	ClientID       string                `json:"clientId,omitempty"`
+	DisplayName    string                `json:"displayName,omitempty"`
+	Secret         string                `json:"secret,omitempty"`
+	Roles          []string              `json:"roles"`
+	CertificatePEM string                `json:"certificatePem,omitempty"`
+	Federated      []FederatedCredential `json:"federatedCredentials,omitempty"`
+}
+
+// FederatedCredential trusts an external issuer's tokens for a subject.
+// PublicKeysPEM holds the issuer's signing keys as PUBLIC KEY (PKIX) or
+// CERTIFICATE blocks; Audiences defaults to api://AzureADTokenExchange.
+type FederatedCredential struct {
+	Issuer        string   `json:"issuer"`
+	Subject       string   `json:"subject"`
+	Audiences     []string `json:"audiences,omitempty"`
+	PublicKeysPEM string   `json:"publicKeysPem"`
+}
+
+// UESApp registers a UES API application; nil Scopes grants all.
+type UESApp struct {
+	ID     string   `json:"id,omitempty"`
+	Name   string   `json:"name,omitempty"`
+	Secret string   `json:"secret,omitempty"`
+	Scopes []string `json:"scopes"`
+}
+
+// Group creates a group; members are user ids or Entra device ids.
+type Group struct {
+	ID          string   `json:"id,omitempty"`
+	DisplayName string   `json:"displayName"`
+	Members     []string `json:"members,omitempty"`
+}
+
+// Members adds members to a group.
+type Members struct {
+	Members []string `json:"members"`
+}
+
+// User creates a user in groups.
+type User struct {
+	ID                string   `json:"id,omitempty"`
+	UserPrincipalName string   `json:"userPrincipalName"`
+	DisplayName       string   `json:"displayName,omitempty"`
+	Groups            []string `json:"groups,omitempty"`
+}
+
+// Device enrols devices in both clouds. Count > 1 enrols that many, named
+// DeviceName-1..N, with generated ids.
+type Device struct {
+	IntuneID    string   `json:"intuneId,omitempty"`
+	EntraID     string   `json:"entraDeviceId,omitempty"`
+	UESID       string   `json:"uesDeviceId,omitempty"`
+	DeviceName  string   `json:"deviceName"`
+	Platform    string   `json:"platform"` // Android or iOS
+	OSVersion   string   `json:"osVersion"`
+	WorkProfile bool     `json:"workProfile,omitempty"`
+	UserID      string   `json:"userId,omitempty"`
+	Model       string   `json:"model,omitempty"`
+	Groups      []string `json:"groups,omitempty"` // groups the device (Entra id) joins
+	Count       int      `json:"count,omitempty"`
+}
+
+// Created answers a bulk enrolment; Devices is filled up to 1000 devices.
+type Created struct {
+	Count   int          `json:"count"`
+	Devices []DeviceView `json:"devices"`
+}
+
+// DeviceView is everything the world knows about a device.
+type DeviceView struct {
+	IntuneID    string           `json:"intuneId"`
+	EntraID     string           `json:"entraDeviceId"`
+	UESID       string           `json:"uesDeviceId"`
+	DeviceName  string           `json:"deviceName"`
+	Platform    string           `json:"platform"`
+	OSVersion   string           `json:"osVersion"`
+	WorkProfile bool             `json:"workProfile"`
+	UserID      string           `json:"userId"`
+	Managed     bool             `json:"managed"`   // enrolled in Intune
+	Activated   bool             `json:"activated"` // Protect app active in UES
+	Risk        world.Risk       `json:"risk"`      // UES overall risk now
+	Reported    *world.Risk      `json:"reported"`  // what Intune last received; null = no partner data
+	Compliance  world.Compliance `json:"compliance"`
+	Actions     []string         `json:"actions"`
+	Alerts      []AlertView      `json:"alerts"`
+}
+
+// Detection raises an alert on a device.
+type Detection struct {
+	Type   string `json:"type"`
+	Name   string `json:"name,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Remediation resolves a device's active alerts of Type (all when empty).
+type Remediation struct {
+	Type string `json:"type,omitempty"`
+}
+
+// AlertView is an alert.
+type AlertView struct {
+	ID       string    `json:"id"`
+	DeviceID string    `json:"uesDeviceId"`
+	Type     string    `json:"type"`
+	Name     string    `json:"name"`
+	Detail   string    `json:"detail"`
+	Status   string    `json:"status"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
+}
+
+// RiskAssessment sets the UES risk assessment; null Detections removes it.
+type RiskAssessment struct {
+	Detections map[string]world.Risk `json:"detections"`
+}
+
+// AppAccess asks whether a sign-in may reach App (an Entra app id).
+type AppAccess struct {
+	Device string `json:"device"` // Intune, Entra or UES device id
+	User   string `json:"user,omitempty"`
+	App    string `json:"app"`
+}
+
+// NetworkAccess asks whether a device may join the corporate Wi-Fi.
+type NetworkAccess struct {
+	Device  string `json:"device"`
+	Network string `json:"network,omitempty"`
+}
+
+// Connector names a partner connector (BlackBerry when empty).
+type Connector struct {
+	ConnectorID string `json:"connectorId,omitempty"`
+}
+
+// Reporting starts or stops UES reporting and heartbeats.
+type Reporting struct {
+	Enabled bool `json:"enabled"`
+}
+
+// PartnerState forces the connector's partnerState ("" clears).
+type PartnerState struct {
+	State string `json:"state"`
+}
+
+// Revoke revokes tokens of "entra", "ues" or both (empty).
+type Revoke struct {
+	Service string `json:"service,omitempty"`
+}
+
+// Clock sets (Set) or advances (Advance, a Go duration such as "168h") the
+// world clock; Reset puts it back on wall time.
+type Clock struct {
+	Set     *time.Time `json:"set,omitempty"`
+	Advance string     `json:"advance,omitempty"`
+	Reset   bool       `json:"reset,omitempty"`
+}
+
+// ClockInfo is the world time.
+type ClockInfo struct {
+	Now time.Time `json:"now"`
+}
+
+// Throttling is the Graph throttling configuration.
+type Throttling struct {
+	Enabled         bool `json:"enabled"`
+	WindowSeconds   int  `json:"windowSeconds"`
+	ConfigWrites    int  `json:"configWrites"`
+	ConfigRequests  int  `json:"configRequests"`
+	DevicesWrites   int  `json:"devicesWrites"`
+	DevicesRequests int  `json:"devicesRequests"`
+	TenantFactor    int  `json:"tenantFactor"`
+}
+
+// Fault is an injected fault (see mw.Fault).
+type Fault = mw.Fault
+
+// Calls is the per-route, per-method call record.
+type Calls = map[string]mw.RouteStats
+
+// Snapshot is the whole world as JSON.
+type Snapshot struct {
+	Now     time.Time        `json:"now"`
+	Tenants []TenantSnapshot `json:"tenants"`
+}
+
+// TenantSnapshot is one tenant in a snapshot.
+type TenantSnapshot struct {
+	TenantInfo
+	AppIDs         []string              `json:"appIds"`
+	Groups         []Group               `json:"groups"`
+	Users          []User                `json:"users"`
+	Devices        []DeviceView          `json:"devices"`
+	Connectors     []map[string]any      `json:"connectors"`
+	Policies       []map[string]any      `json:"compliancePolicies"`
+	CAPolicies     []map[string]any      `json:"conditionalAccessPolicies"`
+	RiskAssessment map[string]world.Risk `json:"riskAssessment"`
+	Alerts         []AlertView           `json:"alerts"`
+}

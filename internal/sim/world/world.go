@@ -1,0 +1,657 @@
+// Package world is the twin's shared domain model: the Entra tenants, their
+// Intune service and the linked BlackBerry UES tenants, on one clock. The HTTP
+// services (entra, graph, ues, admin) are views of it. One mutex guards
+// everything: requests are short, and a single lock keeps cross-cloud effects
+// (a detection changing Intune compliance) trivially consistent.
+package world
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// World holds every tenant.
+type World struct {
+	mu      sync.Mutex
+	Clock   *Clock
+	tenants map[string]*Tenant
+	byUES   map[string]*Tenant
+	order   []string
+}
+
+// New returns an empty world on wall time.
+func New() *World {
+	return &World{Clock: NewClock(), tenants: map[string]*Tenant{}, byUES: map[string]*Tenant{}}
+}
+
+// State is the world while its lock is held, with "now" fixed for the call.
+type State struct {
+	w   *World
+	Now time.Time
+}
+
+// Run calls fn with the world locked.
+func (w *World) Run(fn func(s *State)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fn(&State{w: w, Now: w.Clock.Now()})
+}
+
+// Reset empties the world, puts the clock back on wall time and runs seed.
+func (w *World) Reset(seed func(s *State) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tenants, w.byUES, w.order = map[string]*Tenant{}, map[string]*Tenant{}, nil
+	w.Clock.Reset()
+	if seed == nil {
+		return nil
+	}
+	return seed(&State{w: w, Now: w.Clock.Now()})
+}
+
+// NewID returns a fresh GUID, the id format of all three clouds.
+func NewID() string { return uuid.NewString() }
+
+// Errors the services map to their own status codes.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// Tenant returns an Entra tenant by id.
+func (s *State) Tenant(id string) *Tenant { return s.w.tenants[id] }
+
+// TenantByUES returns the Entra tenant linked to a UES tenant id.
+func (s *State) TenantByUES(id string) *Tenant { return s.w.byUES[id] }
+
+// Tenants returns every tenant in creation order.
+func (s *State) Tenants() []*Tenant {
+	out := make([]*Tenant, 0, len(s.w.order))
+	for _, id := range s.w.order {
+		out = append(out, s.w.tenants[id])
+	}
+	return out
+}
+
+// AddTenant creates an Entra tenant and its linked UES tenant. Empty ids are
+// generated.
+func (s *State) AddTenant(id, name, uesID string) (*Tenant, error) {
+	if id == "" {
+		id = NewID()
+	}
+	if uesID == "" {
+		uesID = NewID()
+	}
+	if s.w.tenants[id] != nil || s.w.byUES[uesID] != nil {
+		return nil, ErrConflict
+	}
+	t := &Tenant{
+		ID: id, DisplayName: name,
+		Apps: map[string]*App{}, Groups: map[string]*Group{}, Users: map[string]*User{},
+		devices: map[string]*Device{}, intuneIdx: map[*Device]int{},
+		Connectors: map[string]*Connector{}, Policies: map[string]*CompliancePolicy{},
+		CAPolicies: map[string]*CAPolicy{},
+		UES: &UESTenant{
+			ID: uesID, Apps: map[string]*UESApp{}, RiskAssessment: map[string]Risk{},
+			Alerts: map[string]*Alert{}, UsedJTIs: map[string]time.Time{}, Reporting: true,
+		},
+	}
+	s.w.tenants[id], s.w.byUES[uesID] = t, t
+	s.w.order = append(s.w.order, id)
+	return t, nil
+}
+
+// AddApp registers an Entra app. An empty client id or secret is generated.
+func (s *State) AddApp(t *Tenant, a App) (*App, error) {
+	if a.ClientID == "" {
+		a.ClientID = NewID()
+	}
+	if a.Secret == "" {
+		a.Secret = "sim~" + uuid.NewString()
+	}
+	if t.Apps[a.ClientID] != nil {
+		return nil, ErrConflict
+	}
+	t.Apps[a.ClientID] = &a
+	return &a, nil
+}
+
+// AddUESApp registers a UES API application.
+func (s *State) AddUESApp(t *Tenant, a UESApp) (*UESApp, error) {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	if a.Secret == "" {
+		a.Secret = uuid.NewString() + uuid.NewString()
+	}
+	if a.Scopes == nil {
+		a.Scopes = slices.Clone(UESScopes)
+	}
+	if t.UES.Apps[a.ID] != nil {
+		return nil, ErrConflict
+	}
+	t.UES.Apps[a.ID] = &a
+	return &a, nil
+}
+
+// AddGroup creates a group (members may be user or Entra device ids).
+func (s *State) AddGroup(t *Tenant, id, name string, members []string) (*Group, error) {
+	if id == "" {
+		id = NewID()
+	}
+	if t.Groups[id] != nil {
+		return nil, ErrConflict
+	}
+	g := &Group{ID: id, DisplayName: name, Members: map[string]bool{}}
+	for _, m := range members {
+		g.Members[m] = true
+	}
+	t.Groups[id] = g
+	return g, nil
+}
+
+// AddUser creates a user and adds it to groups.
+func (s *State) AddUser(t *Tenant, u User, groups []string) (*User, error) {
+	if u.ID == "" {
+		u.ID = NewID()
+	}
+	if t.Users[u.ID] != nil {
+		return nil, ErrConflict
+	}
+	for _, g := range groups {
+		if t.Groups[g] == nil {
+			return nil, ErrNotFound
+		}
+	}
+	t.Users[u.ID] = &u
+	for _, g := range groups {
+		t.Groups[g].Members[u.ID] = true
+	}
+	return &u, nil
+}
+
+// AddDevice enrols d in both clouds; empty ids are generated. UES reports its
+// risk straight away when the connector is on for its platform.
+func (s *State) AddDevice(t *Tenant, d Device) (*Device, error) {
+	if d.Platform != Android && d.Platform != IOS {
+		return nil, ErrInvalid
+	}
+	if d.UserID != "" && t.Users[d.UserID] == nil {
+		return nil, ErrNotFound
+	}
+	for _, id := range []*string{&d.IntuneID, &d.EntraID, &d.UESID} {
+		if *id == "" {
+			*id = NewID()
+		}
+		if t.devices[*id] != nil {
+			return nil, ErrConflict
+		}
+	}
+	d.Enrolled, d.LastSync = s.Now, s.Now
+	d.InIntune, d.InUES = true, true
+	p := &d
+	t.devices[d.IntuneID], t.devices[d.EntraID], t.devices[d.UESID] = p, p, p
+	t.all = append(t.all, p)
+	t.intuneIdx[p] = len(t.intune)
+	t.intune = append(t.intune, p)
+	s.report(t, p)
+	return p, nil
+}
+
+// Device finds a device by its Intune, Entra or UES id, enrolled or not.
+func (t *Tenant) Device(id string) *Device { return t.devices[id] }
+
+// ManagedDevice finds a device Intune still manages, by Intune id.
+func (t *Tenant) ManagedDevice(id string) *Device {
+	d := t.devices[id]
+	if d == nil || !d.InIntune || d.IntuneID != id {
+		return nil
+	}
+	return d
+}
+
+// ManagedDevices returns Intune's devices in enrolment order. The slice is the
+// tenant's own: callers page through it without copying and must not keep it
+// past the lock.
+func (t *Tenant) ManagedDevices() []*Device { return t.intune }
+
+// UESDevices returns the devices UES knows (Protect app active), in
+// enrolment order; retired devices keep the app until wiped.
+func (t *Tenant) UESDevices() []*Device {
+	out := make([]*Device, 0, len(t.all))
+	for _, d := range t.all {
+		if d.InUES {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (t *Tenant) unenrol(d *Device) {
+	i, ok := t.intuneIdx[d]
+	if !ok {
+		return
+	}
+	t.intune = slices.Delete(t.intune, i, i+1)
+	delete(t.intuneIdx, d)
+	for j := i; j < len(t.intune); j++ {
+		t.intuneIdx[t.intune[j]] = j
+	}
+	d.InIntune = false
+}
+
+// UserOf returns the device's primary user, or nil.
+func (t *Tenant) UserOf(d *Device) *User { return t.Users[d.UserID] }
+
+// memberOf reports whether the group holds the user or the device.
+func (t *Tenant) memberOf(groupID string, d *Device, userID string) bool {
+	g := t.Groups[groupID]
+	if g == nil {
+		return false
+	}
+	return (userID != "" && g.Members[userID]) || (d != nil && g.Members[d.EntraID])
+}
+
+// --- Connector ---
+
+// Onboard creates the partner's connector, as the portal + partner consent
+// flow does; partnerState starts "available".
+func (s *State) Onboard(t *Tenant, id string) (*Connector, error) {
+	if !slices.Contains(KnownConnectorIDs, id) {
+		return nil, ErrInvalid
+	}
+	if t.Connectors[id] != nil {
+		return nil, ErrConflict
+	}
+	c := &Connector{ID: id, Flags: map[string]bool{}, ThresholdDays: 7, LastHeartbeat: s.Now}
+	for _, f := range ConnectorFlags {
+		c.Flags[f] = false
+	}
+	t.Connectors[id] = c
+	if id == BlackBerryConnectorID {
+		s.reportAll(t)
+	}
+	return c, nil
+}
+
+// Offboard deletes the connector; Intune then has no partner data.
+func (s *State) Offboard(t *Tenant, id string) error {
+	if t.Connectors[id] == nil {
+		return ErrNotFound
+	}
+	delete(t.Connectors, id)
+	if id == BlackBerryConnectorID {
+		s.reportAll(t)
+	}
+	return nil
+}
+
+// ConnectorChanged re-reports after a connector write (a platform toggled on
+// starts reporting; toggled off drops the partner data).
+func (s *State) ConnectorChanged(t *Tenant, c *Connector) {
+	if c.ID == BlackBerryConnectorID {
+		s.reportAll(t)
+	}
+}
+
+// Heartbeat is the connector's lastHeartbeatDateTime: now while the partner
+// reports, frozen when it stopped.
+func (s *State) Heartbeat(t *Tenant, c *Connector) time.Time {
+	if c.ID == BlackBerryConnectorID && t.UES.Reporting {
+		c.LastHeartbeat = s.Now
+	}
+	return c.LastHeartbeat
+}
+
+// Unresponsive reports whether the partner has been silent longer than the
+// connector's threshold.
+func (s *State) Unresponsive(t *Tenant, c *Connector) bool {
+	hb := s.Heartbeat(t, c)
+	return s.Now.Sub(hb) > time.Duration(c.ThresholdDays)*24*time.Hour
+}
+
+// PartnerState is the connector's partnerState.
+func (s *State) PartnerState(t *Tenant, c *Connector) string {
+	switch {
+	case c.StateOverride != "":
+		return c.StateOverride
+	case s.Unresponsive(t, c):
+		return "unresponsive"
+	case c.Flags["androidEnabled"] || c.Flags["iosEnabled"] || c.Flags["windowsEnabled"]:
+		return "enabled"
+	}
+	return "available"
+}
+
+// SetReporting starts or stops the partner's reports and heartbeats.
+func (s *State) SetReporting(t *Tenant, on bool) {
+	if c := t.Connectors[BlackBerryConnectorID]; c != nil {
+		s.Heartbeat(t, c) // freeze the last beat at the moment it stops
+	}
+	t.UES.Reporting = on
+	if on {
+		s.reportAll(t)
+	}
+}
+
+// --- Risk and reporting ---
+
+// DeviceRisk is the device's overall risk: the highest assessed risk among its
+// active alerts.
+func (s *State) DeviceRisk(t *Tenant, d *Device) Risk {
+	r := RiskSecured
+	if !t.UES.RiskAssessmentConfigured {
+		return r
+	}
+	for _, a := range d.Alerts {
+		if a.Status == AlertActive {
+			if ar := t.UES.RiskAssessment[a.Type]; ar.Rank() > r.Rank() {
+				r = ar
+			}
+		}
+	}
+	return r
+}
+
+// report sends the device's current risk to Intune if UES is reporting and
+// the connector is on for its platform, or drops Intune's partner data when
+// the connector no longer carries it.
+func (s *State) report(t *Tenant, d *Device) {
+	c := t.Connectors[BlackBerryConnectorID]
+	if c == nil || !c.EnabledFor(d.Platform) || !d.InUES {
+		d.HasReport = false
+		return
+	}
+	if !t.UES.Reporting {
+		return // Intune keeps the last report; the heartbeat ages
+	}
+	d.HasReport, d.Reported, d.ReportedAt = true, s.DeviceRisk(t, d), s.Now
+	t.UES.LastReport = s.Now
+	s.Evaluate(t, d) // a check-in: starts or clears the grace period
+}
+
+func (s *State) reportAll(t *Tenant) {
+	for _, d := range t.all {
+		s.report(t, d)
+	}
+}
+
+// SetRiskAssessment replaces the UES risk assessment (nil = none configured).
+func (s *State) SetRiskAssessment(t *Tenant, ra map[string]Risk) error {
+	for k, v := range ra {
+		if !ValidDetectionType(k) || !ValidAssessmentRisk(v) {
+			return ErrInvalid
+		}
+	}
+	t.UES.RiskAssessment = map[string]Risk{}
+	for k, v := range ra {
+		t.UES.RiskAssessment[k] = v
+	}
+	t.UES.RiskAssessmentConfigured = ra != nil
+	t.UES.RiskAssessmentModified = s.Now
+	s.reportAll(t)
+	return nil
+}
+
+// Detect raises an alert on a device (found by any id).
+func (s *State) Detect(t *Tenant, deviceID, typ, name, detail string) (*Alert, error) {
+	d := t.Device(deviceID)
+	if d == nil || !d.InUES {
+		return nil, ErrNotFound
+	}
+	if !ValidDetectionType(typ) {
+		return nil, ErrInvalid
+	}
+	if name == "" {
+		name = typ
+	}
+	t.UES.alertSeq++
+	a := &Alert{ID: NewID(), DeviceID: d.UESID, Type: typ, Name: name, Detail: detail,
+		Status: AlertActive, Created: s.Now, Modified: s.Now, Seq: t.UES.alertSeq}
+	t.UES.Alerts[a.ID] = a
+	t.UES.alertList = append(t.UES.alertList, a)
+	d.Alerts = append(d.Alerts, a)
+	s.report(t, d)
+	return a, nil
+}
+
+// SetAlertStatus resolves (remediation on the device) or ignores (admin) an
+// active alert.
+func (s *State) SetAlertStatus(t *Tenant, alertID, status string) (*Alert, error) {
+	a := t.UES.Alerts[alertID]
+	if a == nil {
+		return nil, ErrNotFound
+	}
+	if a.Status != AlertActive {
+		return a, ErrConflict
+	}
+	t.UES.alertSeq++
+	a.Status, a.Modified, a.Seq = status, s.Now, t.UES.alertSeq
+	if d := t.Device(a.DeviceID); d != nil {
+		s.report(t, d)
+	}
+	return a, nil
+}
+
+// Remediate resolves the device's active alerts (of typ, or all when empty),
+// as when the user removes the app or leaves the network.
+func (s *State) Remediate(t *Tenant, deviceID, typ string) ([]*Alert, error) {
+	d := t.Device(deviceID)
+	if d == nil {
+		return nil, ErrNotFound
+	}
+	var out []*Alert
+	for _, a := range d.Alerts {
+		if a.Status == AlertActive && (typ == "" || a.Type == typ) {
+			if _, err := s.SetAlertStatus(t, a.ID, AlertResolved); err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Alerts returns the UES tenant's alerts in creation order.
+func (t *Tenant) Alerts() []*Alert { return t.UES.alertList }
+
+// --- Device actions ---
+
+// DeviceAction runs an Intune remote action on a managed device.
+func (s *State) DeviceAction(t *Tenant, d *Device, action string) {
+	d.Actions = append(d.Actions, DeviceAction{Name: action, State: "done", Started: s.Now, Updated: s.Now})
+	switch action {
+	case "syncDevice":
+		d.LastSync = s.Now
+		s.report(t, d)
+	case "retire":
+		// Company data and management go; the Protect app stays until removed.
+		t.unenrol(d)
+	case "wipe":
+		// A factory reset removes the Protect app too: UES loses the device.
+		t.unenrol(d)
+		for _, a := range d.Alerts {
+			if a.Status == AlertActive {
+				t.UES.alertSeq++
+				a.Status, a.Modified, a.Seq = AlertResolved, s.Now, t.UES.alertSeq
+			}
+		}
+		d.InUES, d.HasReport = false, false
+	}
+}
+
+// --- Compliance ---
+
+// Compliance is Intune's verdict on a device.
+type Compliance struct {
+	State        string    `json:"complianceState"`
+	GraceExpires time.Time `json:"complianceGracePeriodExpirationDateTime"`
+	ThreatState  string    `json:"partnerReportedThreatState"`
+	Reasons      []string  `json:"reasons,omitempty"`
+}
+
+// NoGrace is what Graph shows as complianceGracePeriodExpirationDateTime when
+// no grace period runs.
+var NoGrace = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// ThreatState is the device's partnerReportedThreatState.
+func (s *State) ThreatState(t *Tenant, d *Device) string {
+	c := t.Connectors[BlackBerryConnectorID]
+	switch {
+	case c == nil || !c.EnabledFor(d.Platform):
+		return "unknown"
+	case s.Unresponsive(t, c):
+		return "unresponsive"
+	case !d.HasReport:
+		return "unknown"
+	}
+	return d.Reported.ThreatState()
+}
+
+// Evaluate computes the device's compliance from the MTD rule of each
+// compliance policy assigned to it. Settings other than the MTD rule are
+// considered met. It records when the device turned non-compliant, which
+// starts the block action's grace period.
+func (s *State) Evaluate(t *Tenant, d *Device) Compliance {
+	out := Compliance{State: "compliant", GraceExpires: NoGrace, ThreatState: s.ThreatState(t, d)}
+	if !d.InIntune {
+		out.State = "unknown"
+		out.Reasons = []string{"device is not managed by Intune"}
+		return out
+	}
+	c := t.Connectors[BlackBerryConnectorID]
+	usable := c != nil && c.EnabledFor(d.Platform) && d.HasReport && !s.Unresponsive(t, c)
+	unsupported := c != nil && c.EnabledFor(d.Platform) && c.Flags["partnerUnsupportedOsVersionBlocked"] && !SupportedOS(d.Platform, d.OSVersion)
+	grace := time.Duration(-1)
+	for _, id := range t.policyIDs {
+		p := t.Policies[id]
+		on, lvl := p.ThreatRule()
+		if !on || lvl == threatLevelNotSet || lvl == threatLevelUnavail || !p.appliesTo(d) || !s.assigned(t, p, d) {
+			continue
+		}
+		var why string
+		switch {
+		case unsupported:
+			why = "OS version " + d.OSVersion + " is not supported by the partner (" + p.Name() + ")"
+		case !usable && c != nil && c.BlocksOnMissing(d.Platform):
+			why = "no partner data (" + p.Name() + ")"
+		case !usable:
+			continue
+		case d.Reported.Rank() > Risk(lvl).Rank():
+			why = "device threat level " + string(d.Reported) + " above " + lvl + " (" + p.Name() + ")"
+		default:
+			continue
+		}
+		out.Reasons = append(out.Reasons, why)
+		if g := p.blockGrace(); grace < 0 || g < grace {
+			grace = g
+		}
+	}
+	if len(out.Reasons) == 0 {
+		d.NoncompliantSince = time.Time{}
+		return out
+	}
+	if d.NoncompliantSince.IsZero() {
+		d.NoncompliantSince = s.Now
+	}
+	out.State = "noncompliant"
+	if end := d.NoncompliantSince.Add(grace); s.Now.Before(end) {
+		out.State, out.GraceExpires = "inGracePeriod", end
+	}
+	return out
+}
+
+// Minimum OS versions BlackBerry Protect Mobile supports (Android 9.0, iOS 13.0).
+var minOS = map[string]int{Android: 9, IOS: 13}
+
+// SupportedOS reports whether the partner supports the device's OS version
+// (compared by major version; an unparsable version counts as supported).
+func SupportedOS(platform, version string) bool {
+	major, _, _ := strings.Cut(version, ".")
+	n, err := strconv.Atoi(major)
+	return err != nil || n >= minOS[platform]
+}
+
+// assigned applies the policy's assignments: included by a group, all
+// licensed users or all devices, and not excluded by a group.
+func (s *State) assigned(t *Tenant, p *CompliancePolicy, d *Device) bool {
+	in := false
+	for _, a := range p.Assignments {
+		switch a.Target.ODataType {
+		case ExclusionTarget:
+			if t.memberOf(a.Target.GroupID, d, d.UserID) {
+				return false
+			}
+		case GroupTarget:
+			in = in || t.memberOf(a.Target.GroupID, d, d.UserID)
+		case AllUsersTarget:
+			in = in || d.UserID != ""
+		case AllDevicesTarget:
+			in = true
+		}
+	}
+	return in
+}
+
+// --- Compliance policy and CA storage (validation belongs to graph) ---
+
+// Policies returns compliance policies in creation order.
+func (t *Tenant) PolicyList() []*CompliancePolicy {
+	out := make([]*CompliancePolicy, len(t.policyIDs))
+	for i, id := range t.policyIDs {
+		out[i] = t.Policies[id]
+	}
+	return out
+}
+
+// PutPolicy stores a new compliance policy.
+func (s *State) PutPolicy(t *Tenant, p *CompliancePolicy) {
+	if t.Policies[p.ID] == nil {
+		t.policyIDs = append(t.policyIDs, p.ID)
+	}
+	t.Policies[p.ID] = p
+}
+
+// DeletePolicy removes a compliance policy.
+func (s *State) DeletePolicy(t *Tenant, id string) bool {
+	if t.Policies[id] == nil {
+		return false
+	}
+	delete(t.Policies, id)
+	t.policyIDs = slices.DeleteFunc(t.policyIDs, func(x string) bool { return x == id })
+	return true
+}
+
+// CAPolicyList returns Conditional Access policies in creation order.
+func (t *Tenant) CAPolicyList() []*CAPolicy {
+	out := make([]*CAPolicy, len(t.caIDs))
+	for i, id := range t.caIDs {
+		out[i] = t.CAPolicies[id]
+	}
+	return out
+}
+
+// PutCAPolicy stores a Conditional Access policy.
+func (s *State) PutCAPolicy(t *Tenant, p *CAPolicy) {
+	if t.CAPolicies[p.ID] == nil {
+		t.caIDs = append(t.caIDs, p.ID)
+	}
+	t.CAPolicies[p.ID] = p
+}
+
+// DeleteCAPolicy removes a Conditional Access policy.
+func (s *State) DeleteCAPolicy(t *Tenant, id string) bool {
+	if t.CAPolicies[id] == nil {
+		return false
+	}
+	delete(t.CAPolicies, id)
+	t.caIDs = slices.DeleteFunc(t.caIDs, func(x string) bool { return x == id })
+	return true
+}

@@ -1,0 +1,223 @@
+package world
+
+import (
+	"testing"
+	"time"
+)
+
+// fixture is a tenant with the BlackBerry connector on for both platforms,
+// an assessment, and one MTD policy per platform assigned to all devices.
+func fixture(t *testing.T, level string, grace int) (*World, *Tenant) {
+	t.Helper()
+	w := New()
+	var tn *Tenant
+	w.Run(func(s *State) {
+		tn, _ = s.AddTenant("", "t", "")
+		c, _ := s.Onboard(tn, BlackBerryConnectorID)
+		c.Flags["androidEnabled"], c.Flags["iosEnabled"] = true, true
+		s.ConnectorChanged(tn, c)
+		if err := s.SetRiskAssessment(tn, map[string]Risk{"maliciousApplication": RiskHigh, "unsafeWifi": RiskLow, "sideLoadedApplication": RiskMedium}); err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []string{AndroidPolicyType, AndroidWorkPolicyType, IOSPolicyType} {
+			s.PutPolicy(tn, &CompliancePolicy{ID: NewID(), ODataType: typ,
+				Props:       map[string]any{"displayName": typ, "deviceThreatProtectionEnabled": true, "deviceThreatProtectionRequiredSecurityLevel": level},
+				Rules:       []ScheduledActionRule{{Configs: []ActionConfig{{ActionType: "block", GracePeriodHours: grace}}}},
+				Assignments: []Assignment{{Target: Target{ODataType: AllDevicesTarget}}}})
+		}
+	})
+	return w, tn
+}
+
+func TestRiskAndCompliance(t *testing.T) {
+	tests := []struct {
+		name       string
+		level      string
+		detections []string
+		ignore     bool
+		risk       Risk
+		state      string
+		threat     string
+	}{
+		{"no alerts", "low", nil, false, RiskSecured, "compliant", "secured"},
+		{"low within low", "low", []string{"unsafeWifi"}, false, RiskLow, "compliant", "lowSeverity"},
+		{"highest alert wins", "low", []string{"unsafeWifi", "maliciousApplication"}, false, RiskHigh, "noncompliant", "highSeverity"},
+		{"medium above secured", "secured", []string{"sideLoadedApplication"}, false, RiskMedium, "noncompliant", "mediumSeverity"},
+		{"high allowed at high", "high", []string{"maliciousApplication"}, false, RiskHigh, "compliant", "highSeverity"},
+		{"notSet disables the rule", "notSet", []string{"maliciousApplication"}, false, RiskHigh, "compliant", "highSeverity"},
+		{"unassessed type raises nothing", "secured", []string{"jailbrokenOrRooted"}, false, RiskSecured, "compliant", "secured"},
+		{"ignored alert does not count", "low", []string{"maliciousApplication"}, true, RiskSecured, "compliant", "secured"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, tn := fixture(t, tc.level, 0)
+			w.Run(func(s *State) {
+				d, err := s.AddDevice(tn, Device{Name: "d", Platform: Android, OSVersion: "14"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, typ := range tc.detections {
+					a, err := s.Detect(tn, d.EntraID, typ, "", "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tc.ignore {
+						if _, err := s.SetAlertStatus(tn, a.ID, AlertIgnored); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				c := s.Evaluate(tn, d)
+				if r := s.DeviceRisk(tn, d); r != tc.risk || c.State != tc.state || c.ThreatState != tc.threat {
+					t.Fatalf("risk %s compliance %+v", r, c)
+				}
+			})
+		})
+	}
+}
+
+func TestGracePeriodFollowsTheClock(t *testing.T) {
+	w, tn := fixture(t, "low", 2)
+	var d *Device
+	w.Run(func(s *State) {
+		d, _ = s.AddDevice(tn, Device{Name: "d", Platform: IOS, OSVersion: "17"})
+		_, _ = s.Detect(tn, d.UESID, "maliciousApplication", "", "")
+		if c := s.Evaluate(tn, d); c.State != "inGracePeriod" || !c.GraceExpires.Equal(d.NoncompliantSince.Add(2*time.Hour)) {
+			t.Fatalf("%+v", c)
+		}
+	})
+	w.Clock.Advance(2*time.Hour + time.Second)
+	w.Run(func(s *State) {
+		if c := s.Evaluate(tn, d); c.State != "noncompliant" || c.GraceExpires != NoGrace {
+			t.Fatalf("%+v", c)
+		}
+		if _, err := s.Remediate(tn, d.IntuneID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if c := s.Evaluate(tn, d); c.State != "compliant" || !d.NoncompliantSince.IsZero() {
+			t.Fatalf("%+v", c)
+		}
+	})
+}
+
+func TestAppAccess(t *testing.T) {
+	w, tn := fixture(t, "low", 0)
+	w.Run(func(s *State) {
+		g, _ := s.AddGroup(tn, "", "excluded", nil)
+		u, _ := s.AddUser(tn, User{UserPrincipalName: "u@x"}, nil)
+		vip, _ := s.AddUser(tn, User{UserPrincipalName: "vip@x"}, []string{g.ID})
+		d, _ := s.AddDevice(tn, Device{Name: "d", Platform: Android, OSVersion: "14", UserID: u.ID})
+		_, _ = s.Detect(tn, d.IntuneID, "maliciousApplication", "", "")
+		pol := func(state string, apps, platforms []string, controls []string, op string) *CAPolicy {
+			p := &CAPolicy{ID: NewID()}
+			p.View.DisplayName, p.View.State = "p", state
+			p.View.Conditions.Applications = &struct {
+				Include []string `json:"includeApplications"`
+				Exclude []string `json:"excludeApplications"`
+			}{Include: apps}
+			p.View.Conditions.Users = &struct {
+				Include       []string `json:"includeUsers"`
+				Exclude       []string `json:"excludeUsers"`
+				IncludeGroups []string `json:"includeGroups"`
+				ExcludeGroups []string `json:"excludeGroups"`
+			}{Include: []string{"All"}, ExcludeGroups: []string{g.ID}}
+			if platforms != nil {
+				p.View.Conditions.Platforms = &struct {
+					Include []string `json:"includePlatforms"`
+					Exclude []string `json:"excludePlatforms"`
+				}{Include: platforms}
+			}
+			p.View.GrantControls = &struct {
+				Operator        string   `json:"operator"`
+				BuiltInControls []string `json:"builtInControls"`
+			}{Operator: op, BuiltInControls: controls}
+			return p
+		}
+		tests := []struct {
+			name    string
+			p       *CAPolicy
+			user    string
+			app     string
+			allowed bool
+			result  string
+		}{
+			{"compliantDevice blocks", pol("enabled", []string{ExchangeOnlineApp}, nil, []string{"compliantDevice"}, "OR"), "", ExchangeOnlineApp, false, "block"},
+			{"Office365 covers SharePoint", pol("enabled", []string{"Office365"}, nil, []string{"compliantDevice"}, "OR"), "", SharePointApp, false, "block"},
+			{"other app untouched", pol("enabled", []string{ExchangeOnlineApp}, nil, []string{"compliantDevice"}, "OR"), "", "some-app", true, ""},
+			{"iOS-only policy skips Android", pol("enabled", []string{"All"}, []string{"iOS"}, []string{"compliantDevice"}, "OR"), "", ExchangeOnlineApp, true, ""},
+			{"OR with mfa is satisfiable", pol("enabled", []string{"All"}, nil, []string{"compliantDevice", "mfa"}, "OR"), "", ExchangeOnlineApp, true, "grant"},
+			{"AND with mfa still needs compliance", pol("enabled", []string{"All"}, nil, []string{"compliantDevice", "mfa"}, "AND"), "", ExchangeOnlineApp, false, "block"},
+			{"block control", pol("enabled", []string{"All"}, []string{"all"}, []string{"block"}, "OR"), "", ExchangeOnlineApp, false, "block"},
+			{"report-only", pol("enabledForReportingButNotEnforced", []string{"All"}, nil, []string{"compliantDevice"}, "OR"), "", ExchangeOnlineApp, true, "reportOnlyFailure"},
+			{"disabled", pol("disabled", []string{"All"}, nil, []string{"compliantDevice"}, "OR"), "", ExchangeOnlineApp, true, ""},
+			{"excluded group", pol("enabled", []string{"All"}, nil, []string{"compliantDevice"}, "OR"), vip.ID, ExchangeOnlineApp, true, ""},
+		}
+		for _, tc := range tests {
+			tn.CAPolicies, tn.caIDs = map[string]*CAPolicy{}, nil
+			s.PutCAPolicy(tn, tc.p)
+			res, err := s.AppAccess(tn, d.EntraID, tc.user, tc.app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if len(res.Policies) == 1 {
+				got = res.Policies[0].Result
+			}
+			if res.Allowed != tc.allowed || got != tc.result {
+				t.Errorf("%s: allowed=%v result=%q (%+v)", tc.name, res.Allowed, got, res)
+			}
+		}
+		if _, err := s.AppAccess(tn, "nope", "", ExchangeOnlineApp); err != ErrNotFound {
+			t.Errorf("unknown device: %v", err)
+		}
+	})
+}
+
+func TestResetAndIDs(t *testing.T) {
+	w := New()
+	w.Clock.Advance(time.Hour)
+	if err := w.Reset(func(s *State) error { _, err := s.AddTenant("fixed", "x", "ues"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	w.Run(func(s *State) {
+		if len(s.Tenants()) != 1 || s.TenantByUES("ues") == nil || time.Since(s.Now) > time.Minute {
+			t.Fatalf("after reset: %d tenants, now %v", len(s.Tenants()), s.Now)
+		}
+		if _, err := s.AddTenant("fixed", "again", ""); err != ErrConflict {
+			t.Fatalf("duplicate tenant: %v", err)
+		}
+		tn := s.Tenant("fixed")
+		if _, err := s.AddDevice(tn, Device{Platform: "Windows"}); err != ErrInvalid {
+			t.Fatalf("windows device: %v", err)
+		}
+		d, _ := s.AddDevice(tn, Device{Platform: IOS})
+		if _, err := s.AddDevice(tn, Device{Platform: IOS, EntraID: d.EntraID}); err != ErrConflict {
+			t.Fatalf("duplicate device id: %v", err)
+		}
+	})
+}
+
+func TestUnsupportedOSVersionBlocked(t *testing.T) {
+	tests := []struct {
+		platform, os string
+		block        bool
+		want         string
+	}{
+		{Android, "8.1", true, "noncompliant"},
+		{Android, "8.1", false, "compliant"},
+		{Android, "9", true, "compliant"},
+		{IOS, "12.5.7", true, "noncompliant"},
+		{IOS, "13.0", true, "compliant"},
+		{IOS, "beta", true, "compliant"},
+	}
+	for _, tc := range tests {
+		w, tn := fixture(t, "low", 0)
+		w.Run(func(s *State) {
+			tn.Connectors[BlackBerryConnectorID].Flags["partnerUnsupportedOsVersionBlocked"] = tc.block
+			d, _ := s.AddDevice(tn, Device{Name: "d", Platform: tc.platform, OSVersion: tc.os})
+			if c := s.Evaluate(tn, d); c.State != tc.want {
+				t.Errorf("%s %s block=%v: %+v", tc.platform, tc.os, tc.block, c)
+			}
+		})
+	}
+}
