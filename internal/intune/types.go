@@ -1,0 +1,160 @@
+package intune
+
+import "time"
+
+// BlackBerryConnectorID is the fixed id of BlackBerry Protect Mobile's (formerly
+// CylancePROTECT Mobile's) mobileThreatDefenseConnector in every tenant.
+const BlackBerryConnectorID = "a447eca6-a986-4d3f-9838-5862bf50776c"
+
+// Connector is Intune's mobileThreatDefenseConnector for one partner.
+type Connector struct {
+	ID string
+	// PartnerState is unavailable, available, enabled, unresponsive, notSetUp, error or
+	// "" when Graph sent a value the SDK does not know (it parses those to nil).
+	PartnerState string
+	// LastHeartbeat is zero when the partner never sent one.
+	LastHeartbeat time.Time
+	Settings      ConnectorSettings
+}
+
+// ConnectorSettings are the connector's writable properties. In a read every field is
+// set (nil only when Graph omitted it); in a patch only the fields to change are set.
+type ConnectorSettings struct {
+	AndroidEnabled                                      *bool
+	IOSEnabled                                          *bool
+	WindowsEnabled                                      *bool
+	AndroidDeviceBlockedOnMissingPartnerData            *bool
+	IOSDeviceBlockedOnMissingPartnerData                *bool
+	WindowsDeviceBlockedOnMissingPartnerData            *bool
+	PartnerUnsupportedOsVersionBlocked                  *bool
+	PartnerUnresponsivenessThresholdInDays              *int32
+	AllowPartnerToCollectIOSApplicationMetadata         *bool
+	AllowPartnerToCollectIOSPersonalApplicationMetadata *bool
+	AndroidMobileApplicationManagementEnabled           *bool
+	IOSMobileApplicationManagementEnabled               *bool
+	MicrosoftDefenderForEndpointAttachEnabled           *bool
+}
+
+// PolicyType is a compliance policy's @odata.type.
+type PolicyType string
+
+const (
+	AndroidCompliancePolicy            PolicyType = "#microsoft.graph.androidCompliancePolicy"
+	AndroidWorkProfileCompliancePolicy PolicyType = "#microsoft.graph.androidWorkProfileCompliancePolicy"
+	IOSCompliancePolicy                PolicyType = "#microsoft.graph.iosCompliancePolicy"
+)
+
+// CompliancePolicy is a device compliance policy of one of the three v1.0 mobile types,
+// reduced to what the operator manages. Actions and Assignments are only filled by reads
+// that expand them (List and Get do).
+type CompliancePolicy struct {
+	ID          string
+	Type        PolicyType
+	DisplayName string
+	Description string
+	Version     int32
+	// ThreatProtectionEnabled is deviceThreatProtectionEnabled.
+	ThreatProtectionEnabled bool
+	// RequiredSecurityLevel is deviceThreatProtectionRequiredSecurityLevel: unavailable,
+	// secured, low, medium, high or notSet.
+	RequiredSecurityLevel string
+	// Actions are the scheduled actions of the policy's single rule.
+	Actions     []ScheduledAction
+	Assignments []AssignmentTarget
+	Created     time.Time
+	Modified    time.Time
+}
+
+// CompliancePolicyPatch changes the set fields of a policy.
+type CompliancePolicyPatch struct {
+	DisplayName             *string
+	Description             *string
+	ThreatProtectionEnabled *bool
+	RequiredSecurityLevel   *string
+}
+
+// ScheduledAction is one deviceComplianceActionItem.
+type ScheduledAction struct {
+	// ActionType is noAction, notification, block, retire, wipe,
+	// removeResourceAccessProfiles or pushNotification.
+	ActionType                string
+	GracePeriodHours          int32
+	NotificationTemplateID    string
+	NotificationMessageCCList []string
+}
+
+// TargetKind is an assignment target's kind.
+type TargetKind string
+
+const (
+	TargetGroup            TargetKind = "#microsoft.graph.groupAssignmentTarget"
+	TargetExclusionGroup   TargetKind = "#microsoft.graph.exclusionGroupAssignmentTarget"
+	TargetAllLicensedUsers TargetKind = "#microsoft.graph.allLicensedUsersAssignmentTarget"
+	TargetAllDevices       TargetKind = "#microsoft.graph.allDevicesAssignmentTarget"
+)
+
+// AssignmentTarget is one assignment of a compliance policy.
+type AssignmentTarget struct {
+	Kind    TargetKind
+	GroupID string // for the two group kinds
+}
+
+// ManagedDevice is an Intune managed device, reduced to what the operator reads.
+type ManagedDevice struct {
+	ID                         string
+	DeviceName                 string
+	OperatingSystem            string
+	OSVersion                  string
+	AzureADDeviceID            string
+	UserID                     string
+	UserPrincipalName          string
+	ComplianceState            string // unknown, compliant, noncompliant, conflict, error, inGracePeriod, configManager
+	PartnerReportedThreatState string // unknown, activated, deactivated, secured, lowSeverity, ... or ""
+	LastSync                   time.Time
+}
+
+// DeviceFilter selects managed devices with the documented $filter subset; empty fields
+// do not filter.
+type DeviceFilter struct {
+	AzureADDeviceID string
+	OperatingSystem string
+	ComplianceState string
+}
+
+// DeviceAction is a managed device action.
+type DeviceAction string
+
+const (
+	ActionSyncDevice DeviceAction = "syncDevice"
+	ActionRemoteLock DeviceAction = "remoteLock"
+	ActionRetire     DeviceAction = "retire"
+	ActionWipe       DeviceAction = "wipe"
+)
+
+// WipeOptions are the wipe action's parameters.
+type WipeOptions struct {
+	KeepEnrollmentData bool
+	KeepUserData       bool
+}
+
+// ConditionalAccessPolicy is an Entra Conditional Access policy reduced to the shape
+// that grants access to apps only from compliant devices.
+type ConditionalAccessPolicy struct {
+	ID          string
+	DisplayName string
+	// State is enabled, disabled or enabledForReportingButNotEnforced.
+	State string
+	// IncludeApplications are app ids, or "Office365".
+	IncludeApplications []string
+	// IncludeUsers is ["All"] for every user, else empty.
+	IncludeUsers  []string
+	IncludeGroups []string
+	ExcludeGroups []string
+	// IncludePlatforms are android, iOS.
+	IncludePlatforms []string
+	// ClientAppTypes, e.g. ["all"].
+	ClientAppTypes []string
+	// GrantOperator is OR or AND; BuiltInControls e.g. ["compliantDevice"].
+	GrantOperator   string
+	BuiltInControls []string
+}

@@ -1,0 +1,393 @@
+package ues_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtd-operator/mtd-operator/internal/outbound"
+	"github.com/mtd-operator/mtd-operator/internal/sim"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/simclient"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/ues"
+)
+
+var (
+	twin  *sim.Server
+	env   map[string]string
+	admin *simclient.Client
+	ca    []byte
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	twin, err = sim.Start(context.Background(), sim.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	env = twin.Env()
+	if admin, err = simclient.FromEnv(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if ca, err = os.ReadFile(env[sim.EnvCAFile]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	twin.Close()
+	os.Exit(code)
+}
+
+// newClient builds a client for the twin's UES tenant with its own limiter registry, so
+// tests do not share rate budgets.
+func newClient(t *testing.T, mod func(*ues.Config)) *ues.Client {
+	t.Helper()
+	cfg := ues.Config{
+		BaseURL:   env[sim.EnvUESURL],
+		TenantID:  env[sim.EnvUESTenantID],
+		AppID:     env[sim.EnvUESAppID],
+		AppSecret: env[sim.EnvUESAppSecret],
+		CABundle:  ca,
+		Limiters:  outbound.NewLimiters(1, ues.DefaultLimit),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := ues.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func tenant() string { return env[sim.EnvTenantID] }
+
+func calls(t *testing.T, route string) int64 {
+	t.Helper()
+	cs, err := admin.Calls(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs[route].Calls
+}
+
+// fresh resets the twin's world, faults and counters between tests.
+func fresh(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if err := admin.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.ResetCalls(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func enrol(t *testing.T, n int, platform string) []adminapi.DeviceView {
+	t.Helper()
+	u, err := admin.CreateUser(context.Background(), tenant(), adminapi.User{UserPrincipalName: fmt.Sprintf("user%d@contoso.example", time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := admin.CreateDevices(context.Background(), tenant(), adminapi.Device{
+		DeviceName: "phone", Platform: platform, OSVersion: "14", UserID: u.ID, Count: n,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Count != n {
+		t.Fatalf("enrolled %d devices, want %d", created.Count, n)
+	}
+	return created.Devices
+}
+
+func collect[T any](t *testing.T, seq func(func(T, error) bool)) []T {
+	t.Helper()
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  ues.Config
+		want string
+	}{
+		{"unknown region", ues.Config{Region: "Mars", TenantID: "t", AppID: "a", AppSecret: "s"}, `unknown region "Mars"`},
+		{"http base", ues.Config{BaseURL: "http://ues.example", TenantID: "t", AppID: "a", AppSecret: "s"}, "not an absolute https URL"},
+		{"no secret", ues.Config{Region: "Europe", TenantID: "t", AppID: "a"}, "are all required"},
+		{"bad CA", ues.Config{Region: "Europe", TenantID: "t", AppID: "a", AppSecret: "s", CABundle: []byte("nope")}, "no PEM certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ues.New(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	c, err := ues.New(ues.Config{Region: "Japan", TenantID: "t", AppID: "a", AppSecret: "s"})
+	if err != nil || c.BaseURL() != "https://protectapi-apne1.cylance.com" {
+		t.Fatalf("region Japan = %v, %v", c, err)
+	}
+}
+
+func TestPagingAndTokenReuse(t *testing.T) {
+	fresh(t)
+	enrol(t, 2500, "Android")
+	c := newClient(t, nil)
+	ctx := context.Background()
+
+	devs := collect(t, c.MobileDevices(ctx, ""))
+	if len(devs) != 2500 {
+		t.Fatalf("listed %d mobile devices, want 2500", len(devs))
+	}
+	seen := map[string]bool{}
+	for _, d := range devs {
+		if seen[d.DeviceID] {
+			t.Fatalf("device %s listed twice", d.DeviceID)
+		}
+		seen[d.DeviceID] = true
+		if d.RiskLevel != "secured" || d.EntraDeviceID == "" {
+			t.Fatalf("device %+v: want secured with an Entra id", d)
+		}
+	}
+	plain := collect(t, c.Devices(ctx))
+	if len(plain) != 2500 {
+		t.Fatalf("listed %d devices, want 2500", len(plain))
+	}
+	// 1000 per page: 3 pages each; one token for all six calls.
+	if got := calls(t, "GET /ues/mobiledevices/v1"); got != 3 {
+		t.Errorf("mobile device pages = %d, want 3", got)
+	}
+	if got := calls(t, "GET /ues/devices/v2"); got != 3 {
+		t.Errorf("device pages = %d, want 3", got)
+	}
+	if got := calls(t, "POST /ues/auth/v2/token"); got != 1 {
+		t.Errorf("token requests = %d, want 1 (cached)", got)
+	}
+	d, err := c.MobileDevice(ctx, devs[0].DeviceID)
+	if err != nil || d.DeviceID != devs[0].DeviceID {
+		t.Fatalf("MobileDevice = %+v, %v", d, err)
+	}
+}
+
+func TestTokenRefreshedAfterRevocation(t *testing.T) {
+	fresh(t)
+	c := newClient(t, nil)
+	ctx := context.Background()
+	if _, err := c.IntuneIntegration(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A revoked token is answered 401; the client re-authenticates once, transparently.
+	if err := admin.RevokeTokens(ctx, tenant(), "ues"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.IntuneIntegration(ctx); err != nil {
+		t.Fatalf("after revocation: %v", err)
+	}
+	if got := calls(t, "POST /ues/auth/v2/token"); got != 2 {
+		t.Fatalf("token requests = %d, want 2", got)
+	}
+	if got := calls(t, "GET /ues/integrations/v1/intune"); got != 3 {
+		t.Fatalf("integration reads = %d, want 3 (one refused, one retried)", got)
+	}
+}
+
+func TestWrongSecretIsUnauthorizedAndSecretFree(t *testing.T) {
+	fresh(t)
+	const secret = "not-the-secret-3f9a"
+	c := newClient(t, func(cfg *ues.Config) { cfg.AppSecret = secret })
+	_, err := c.IntuneIntegration(context.Background())
+	if outbound.KindOf(err) != outbound.Unauthorized {
+		t.Fatalf("err = %v, want Unauthorized", err)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("error leaks the secret: %v", err)
+	}
+	if !outbound.IsTerminal(err) {
+		t.Fatal("bad credentials must be terminal")
+	}
+}
+
+func TestMissingScopeIsForbiddenNamingIt(t *testing.T) {
+	fresh(t)
+	app, err := admin.CreateUESApp(context.Background(), tenant(), adminapi.UESApp{Name: "devices only", Scopes: []string{"device:list"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, func(cfg *ues.Config) { cfg.AppID, cfg.AppSecret = app.ID, app.Secret })
+	for _, err := range c.MobileDevices(context.Background(), "") {
+		var e *outbound.Error
+		if outbound.KindOf(err) != outbound.Forbidden || !asError(err, &e) || e.Permission != "mobiledevice:list" {
+			t.Fatalf("err = %v, want Forbidden naming mobiledevice:list", err)
+		}
+	}
+	if _, err := collectErr(c.Devices(context.Background())); err != nil {
+		t.Fatalf("the granted scope must work: %v", err)
+	}
+}
+
+func TestThrottlingSurfacesRetryAfter(t *testing.T) {
+	fresh(t)
+	ctx := context.Background()
+	if _, err := admin.AddFault(ctx, adminapi.Fault{Route: "GET /ues/integrations/v1/intune", Status: 429, RetryAfter: 7, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, nil)
+	start := time.Now()
+	_, err := c.IntuneIntegration(ctx)
+	if !outbound.IsThrottled(err) || outbound.RetryAfterOf(err) != 7*time.Second {
+		t.Fatalf("err = %v, want Throttled with Retry-After 7s", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("a throttled call must return, not sleep out the Retry-After")
+	}
+	if _, err := c.IntuneIntegration(ctx); err != nil {
+		t.Fatalf("after the fault: %v", err)
+	}
+}
+
+func TestTransientFailuresAreRetriedForReads(t *testing.T) {
+	fresh(t)
+	ctx := context.Background()
+	for _, f := range []adminapi.Fault{
+		{Route: "GET /ues/integrations/v1/intune", Status: 503, Count: 1},
+		{Route: "GET /ues/integrations/v1/intune", Drop: true, Count: 1},
+	} {
+		if _, err := admin.AddFault(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newClient(t, nil)
+	if _, err := c.IntuneIntegration(ctx); err != nil {
+		t.Fatalf("a 503 and a dropped connection must be retried: %v", err)
+	}
+	// Three failures in a row exhaust the retries and come back Transient.
+	if _, err := admin.AddFault(ctx, adminapi.Fault{Route: "GET /ues/integrations/v1/intune", Status: 500, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.IntuneIntegration(ctx); outbound.KindOf(err) != outbound.Transient {
+		t.Fatalf("err = %v, want Transient", err)
+	}
+}
+
+func TestAlertsIncrementalIgnoreAndConflict(t *testing.T) {
+	fresh(t)
+	ctx := context.Background()
+	dev := enrol(t, 1, "iOS")[0]
+	if err := admin.SetRiskAssessment(ctx, tenant(), map[string]world.Risk{"maliciousApplication": "high"}); err != nil {
+		t.Fatal(err)
+	}
+	alert, err := admin.Detect(ctx, tenant(), dev.EntraID, adminapi.Detection{Type: "maliciousApplication", Detail: "com.evil.app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, nil)
+	got := collect(t, c.Alerts(ctx, ues.AlertQuery{Statuses: []string{ues.AlertActive}}))
+	if len(got) != 1 || got[0].AlertType != "maliciousApplication" || got[0].RiskLevel != "high" || got[0].Detail != "com.evil.app" {
+		t.Fatalf("active alerts = %+v", got)
+	}
+	cursor := got[0].ModifiedTime.Time
+	md, err := c.MobileDevice(ctx, got[0].DeviceID)
+	if err != nil || md.RiskLevel != "high" {
+		t.Fatalf("device risk = %+v, %v; want high", md, err)
+	}
+
+	ignored, err := c.IgnoreAlert(ctx, alert.ID)
+	if err != nil || ignored.Status != ues.AlertIgnored {
+		t.Fatalf("IgnoreAlert = %+v, %v", ignored, err)
+	}
+	if _, err := c.IgnoreAlert(ctx, alert.ID); outbound.KindOf(err) != outbound.Conflict {
+		t.Fatalf("ignoring twice = %v, want Conflict", err)
+	}
+	changed := collect(t, c.Alerts(ctx, ues.AlertQuery{ModifiedSince: cursor}))
+	if len(changed) != 1 || changed[0].Status != ues.AlertIgnored || !changed[0].ModifiedTime.After(cursor) && !changed[0].ModifiedTime.Equal(cursor) {
+		t.Fatalf("changed since cursor = %+v", changed)
+	}
+	if md, _ := c.MobileDevice(ctx, got[0].DeviceID); md.RiskLevel != "secured" {
+		t.Fatalf("after ignore the device risk = %s, want secured", md.RiskLevel)
+	}
+	if _, err := c.Alert(ctx, "00000000-0000-0000-0000-000000000000"); !outbound.IsNotFound(err) {
+		t.Fatalf("unknown alert = %v, want NotFound", err)
+	}
+}
+
+func TestRiskAssessmentRoundTrip(t *testing.T) {
+	fresh(t)
+	ctx := context.Background()
+	c := newClient(t, nil)
+	ra, err := c.RiskAssessment(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra.Configured {
+		t.Fatalf("a fresh tenant has no risk assessment (newer product docs), got %+v", ra)
+	}
+	want := map[string]string{"maliciousApplication": "high", "manInTheMiddle": "high", "unsafeWifi": "medium"}
+	if _, err := c.PutRiskAssessment(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	ra, err = c.RiskAssessment(ctx)
+	if err != nil || !ra.Configured || fmt.Sprint(ra.Detections) != fmt.Sprint(want) {
+		t.Fatalf("RiskAssessment = %+v, %v", ra, err)
+	}
+	if _, err := c.PutRiskAssessment(ctx, map[string]string{"maliciousApplication": "extreme"}); outbound.KindOf(err) != outbound.Terminal {
+		t.Fatalf("an invalid level = %v, want Terminal", err)
+	}
+	st, err := c.IntuneIntegration(ctx)
+	if err != nil || st.IntuneTenantID != tenant() || !st.RiskAssessmentConfigured {
+		t.Fatalf("IntuneIntegration = %+v, %v", st, err)
+	}
+}
+
+func TestLimiterHoldsBackWithoutCalling(t *testing.T) {
+	fresh(t)
+	c := newClient(t, func(cfg *ues.Config) {
+		cfg.Limiters = outbound.NewLimiters(1, outbound.Window{Max: 3, Period: time.Hour})
+		cfg.MaxWait = 10 * time.Millisecond
+	})
+	ctx := context.Background()
+	// Three slots: one token request and two reads; the third read is held back.
+	for i := 0; i < 2; i++ {
+		if _, err := c.IntuneIntegration(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.IntuneIntegration(ctx)
+	if !outbound.IsThrottled(err) || outbound.RetryAfterOf(err) < 59*time.Minute {
+		t.Fatalf("err = %v, want Throttled by the limiter for about an hour", err)
+	}
+	if got := calls(t, "GET /ues/integrations/v1/intune"); got != 2 {
+		t.Fatalf("reads that reached the twin = %d, want 2", got)
+	}
+}
+
+func asError(err error, target **outbound.Error) bool { return errors.As(err, target) }
+
+// collectErr drains a listing and returns the first error.
+func collectErr[T any](seq func(func(T, error) bool)) (int, error) {
+	n := 0
+	for _, err := range seq {
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
