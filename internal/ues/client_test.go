@@ -354,6 +354,15 @@ func TestRiskAssessmentRoundTrip(t *testing.T) {
 	if err != nil || st.IntuneTenantID != tenant() || !st.RiskAssessmentConfigured {
 		t.Fatalf("IntuneIntegration = %+v, %v", st, err)
 	}
+	// Counts by risk come with the status: one read for the whole picture.
+	dev := enrol(t, 3, "Android")[0]
+	if _, err := admin.Detect(ctx, tenant(), dev.EntraID, adminapi.Detection{Type: "unsafeWifi"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = c.IntuneIntegration(ctx)
+	if err != nil || fmt.Sprint(st.DevicesByRisk) != "map[high:0 low:0 medium:1 secured:2]" {
+		t.Fatalf("devices by risk = %v, %v", st.DevicesByRisk, err)
+	}
 }
 
 func TestLimiterHoldsBackWithoutCalling(t *testing.T) {

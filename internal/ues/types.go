@@ -77,7 +77,9 @@ type IntegrationStatus struct {
 	LastReportTime           Timestamp `json:"last_report_time"`
 	LastHeartbeatTime        Timestamp `json:"last_heartbeat_time"`
 	RiskAssessmentConfigured bool      `json:"risk_assessment_configured"`
-	Warnings                 []string  `json:"warnings"`
+	// DevicesByRisk counts mobile devices by overall risk: secured, low, medium, high.
+	DevicesByRisk map[string]int `json:"devices_by_risk"`
+	Warnings      []string       `json:"warnings"`
 }
 
 // Timestamp reads UES times: RFC 3339 (with or without fractions or zone) or the

@@ -258,22 +258,29 @@ func (s *Service) deleteRiskAssessment(c *call) {
 
 // Integration is the modelled Intune integration status.
 type Integration struct {
-	IntuneTenantID           string   `json:"intune_tenant_id"`
-	Status                   string   `json:"status"` // connected, not_connected
-	AndroidEnabled           bool     `json:"android_enabled"`
-	IOSEnabled               bool     `json:"ios_enabled"`
-	Reporting                bool     `json:"reporting"`
-	LastReportTime           string   `json:"last_report_time"`
-	LastHeartbeatTime        string   `json:"last_heartbeat_time"`
-	RiskAssessmentConfigured bool     `json:"risk_assessment_configured"`
-	Warnings                 []string `json:"warnings"`
+	IntuneTenantID           string `json:"intune_tenant_id"`
+	Status                   string `json:"status"` // connected, not_connected
+	AndroidEnabled           bool   `json:"android_enabled"`
+	IOSEnabled               bool   `json:"ios_enabled"`
+	Reporting                bool   `json:"reporting"`
+	LastReportTime           string `json:"last_report_time"`
+	LastHeartbeatTime        string `json:"last_heartbeat_time"`
+	RiskAssessmentConfigured bool   `json:"risk_assessment_configured"`
+	// DevicesByRisk counts the tenant's mobile devices by overall risk (secured, low,
+	// medium, high), as the console's dashboard shows them: one read gives a monitor
+	// the whole picture without paging through every device.
+	DevicesByRisk map[string]int `json:"devices_by_risk"`
+	Warnings      []string       `json:"warnings"`
 }
 
 func (s *Service) getIntegration(c *call) {
 	s.do(c, func(st *world.State, t *world.Tenant) (int, any, *uesErr) {
 		in := Integration{IntuneTenantID: t.ID, Status: "not_connected", Reporting: t.UES.Reporting,
 			LastReportTime: stamp(t.UES.LastReport), RiskAssessmentConfigured: t.UES.RiskAssessmentConfigured,
-			Warnings: []string{}}
+			Warnings: []string{}, DevicesByRisk: map[string]int{"secured": 0, "low": 0, "medium": 0, "high": 0}}
+		for _, d := range t.UESDevices() {
+			in.DevicesByRisk[string(st.DeviceRisk(t, d))]++
+		}
 		if con := t.Connectors[world.BlackBerryConnectorID]; con != nil {
 			in.Status = "connected"
 			in.AndroidEnabled, in.IOSEnabled = con.EnabledFor(world.Android), con.EnabledFor(world.IOS)
