@@ -111,9 +111,9 @@ var (
 	}
 )
 
-// Headroom is the share of each documented limit the operator uses: the rest absorbs
-// the latency between our clock and the service's, so in normal operation no 429 comes.
-const Headroom = 0.9
+// Margin lengthens each documented window: it absorbs the latency between a request
+// leaving the operator and Intune counting it, so in normal operation no 429 comes.
+const Margin = time.Second
 
 // Limiters hold the per-tenant limiters of the Intune services the operator calls,
 // keyed by tenant id.
@@ -127,11 +127,11 @@ type Limiters struct {
 	Identity *outbound.Limiters
 }
 
-// NewLimiters makes limiters for the documented limits at Headroom.
+// NewLimiters makes limiters for the documented limits, with Margin.
 func NewLimiters() *Limiters {
 	return &Limiters{
-		DeviceConfiguration: outbound.NewLimiters(Headroom, DeviceConfigurationLimits...),
-		Devices:             outbound.NewLimiters(Headroom, DevicesLimits...),
-		Identity:            outbound.NewLimiters(Headroom, DeviceConfigurationLimits...),
+		DeviceConfiguration: outbound.NewLimiters(Margin, DeviceConfigurationLimits...),
+		Devices:             outbound.NewLimiters(Margin, DevicesLimits...),
+		Identity:            outbound.NewLimiters(Margin, DeviceConfigurationLimits...),
 	}
 }

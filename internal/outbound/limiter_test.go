@@ -13,7 +13,7 @@ func (c *fakeClock) now() time.Time { return c.t }
 
 func TestLimiterSlidingWindows(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_780_000_000, 0)}
-	l := NewLimiter(1, Window{Max: 3, Period: 20 * time.Second, WritesOnly: true}, Window{Max: 5, Period: 20 * time.Second})
+	l := NewLimiter(0, Window{Max: 3, Period: 20 * time.Second, WritesOnly: true}, Window{Max: 5, Period: 20 * time.Second})
 	l.now = clock.now
 	ctx := context.Background()
 	take := func(write bool) time.Duration {
@@ -51,7 +51,7 @@ func TestLimiterSlidingWindows(t *testing.T) {
 func TestLimiterNeverExceedsAnyWindow(t *testing.T) {
 	// Callers that wait for their slot: in any 20 s span at most Max slots are handed out.
 	clock := &fakeClock{t: time.Unix(0, 0)}
-	l := NewLimiter(1, Window{Max: 10, Period: 20 * time.Second})
+	l := NewLimiter(0, Window{Max: 10, Period: 20 * time.Second})
 	l.now = clock.now
 	var slots []time.Time
 	for i := 0; i < 95; i++ {
@@ -76,9 +76,13 @@ func TestLimiterNeverExceedsAnyWindow(t *testing.T) {
 	}
 }
 
-func TestHeadroomScalesLimits(t *testing.T) {
-	l := NewLimiter(0.9, Window{Max: 100, Period: 20 * time.Second})
-	if got := len(l.windows[0].stamps); got != 90 {
-		t.Fatalf("90%% of 100 = %d", got)
+func TestMarginLengthensWindows(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(0, 0)}
+	l := NewLimiter(time.Second, Window{Max: 2, Period: 20 * time.Second})
+	l.now = clock.now
+	l.reserve(true, 0)
+	l.reserve(true, 0)
+	if at, _ := l.reserve(true, time.Hour); at.Sub(clock.t) != 21*time.Second {
+		t.Fatalf("third call at +%s, want +21s (20s window + 1s margin)", at.Sub(clock.t))
 	}
 }

@@ -8,8 +8,6 @@ package ues
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,7 +39,7 @@ var Regions = map[string]string{
 // exists but its numbers were not retrievable.
 var DefaultLimit = outbound.Window{Max: 100, Period: 10 * time.Second}
 
-var defaultLimiters = outbound.NewLimiters(1, DefaultLimit)
+var defaultLimiters = outbound.NewLimiters(0, DefaultLimit)
 
 // Config is what a client needs.
 type Config struct {
@@ -100,29 +98,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	rt := cfg.Transport
 	if rt == nil {
-		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(cfg.CABundle) > 0 {
-			pool, err := x509.SystemCertPool()
-			if err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(cfg.CABundle) {
-				return nil, errors.New("ues: the CA bundle holds no PEM certificate")
-			}
-			tlsCfg.RootCAs = pool
+		t, err := outbound.NewTransport(cfg.CABundle, cfg.Proxy)
+		if err != nil {
+			return nil, fmt.Errorf("ues: %w", err)
 		}
-		proxy := cfg.Proxy
-		if proxy == nil {
-			proxy = http.ProxyFromEnvironment
-		}
-		rt = &http.Transport{
-			Proxy:               proxy,
-			TLSClientConfig:     tlsCfg,
-			ForceAttemptHTTP2:   true,
-			MaxIdleConnsPerHost: 8,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: 10 * time.Second,
-		}
+		rt = t
 	}
 	limiters := cfg.Limiters
 	if limiters == nil {

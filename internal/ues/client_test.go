@@ -55,7 +55,7 @@ func newClient(t *testing.T, mod func(*ues.Config)) *ues.Client {
 		AppID:     env[sim.EnvUESAppID],
 		AppSecret: env[sim.EnvUESAppSecret],
 		CABundle:  ca,
-		Limiters:  outbound.NewLimiters(1, ues.DefaultLimit),
+		Limiters:  outbound.NewLimiters(0, ues.DefaultLimit),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -368,7 +368,7 @@ func TestRiskAssessmentRoundTrip(t *testing.T) {
 func TestLimiterHoldsBackWithoutCalling(t *testing.T) {
 	fresh(t)
 	c := newClient(t, func(cfg *ues.Config) {
-		cfg.Limiters = outbound.NewLimiters(1, outbound.Window{Max: 3, Period: time.Hour})
+		cfg.Limiters = outbound.NewLimiters(0, outbound.Window{Max: 3, Period: time.Hour})
 		cfg.MaxWait = 10 * time.Millisecond
 	})
 	ctx := context.Background()

@@ -1,0 +1,159 @@
+package intune
+
+import (
+	"context"
+	"time"
+
+	"github.com/mtd-operator/mtd-operator/internal/outbound"
+)
+
+// Operation names, as they appear in errors and in the outbound metrics.
+const (
+	opGetConnector                  = "GetConnector"
+	opPatchConnector                = "PatchConnector"
+	opListCompliancePolicies        = "ListCompliancePolicies"
+	opGetCompliancePolicy           = "GetCompliancePolicy"
+	opCreateCompliancePolicy        = "CreateCompliancePolicy"
+	opPatchCompliancePolicy         = "PatchCompliancePolicy"
+	opDeleteCompliancePolicy        = "DeleteCompliancePolicy"
+	opAssignCompliancePolicy        = "AssignCompliancePolicy"
+	opScheduleComplianceActions     = "ScheduleComplianceActions"
+	opListManagedDevices            = "ListManagedDevices"
+	opGetManagedDevice              = "GetManagedDevice"
+	opRunDeviceAction               = "RunDeviceAction"
+	opListConditionalAccessPolicies = "ListConditionalAccessPolicies"
+	opGetConditionalAccessPolicy    = "GetConditionalAccessPolicy"
+	opCreateConditionalAccessPolicy = "CreateConditionalAccessPolicy"
+	opUpdateConditionalAccessPolicy = "UpdateConditionalAccessPolicy"
+	opDeleteConditionalAccessPolicy = "DeleteConditionalAccessPolicy"
+)
+
+// intuneService is the Intune (or Entra) service whose limits an operation counts against.
+type intuneService int
+
+const (
+	svcDeviceConfiguration intuneService = iota
+	svcDevices
+	svcIdentity
+)
+
+type opSpec struct {
+	service intuneService
+	// permission is the least Graph application permission the operation needs,
+	// named in a Forbidden error.
+	permission string
+}
+
+const (
+	permServiceConfigRead  = "DeviceManagementServiceConfig.Read.All"
+	permServiceConfigWrite = "DeviceManagementServiceConfig.ReadWrite.All"
+	permConfigRead         = "DeviceManagementConfiguration.Read.All"
+	permConfigWrite        = "DeviceManagementConfiguration.ReadWrite.All"
+	permDevicesRead        = "DeviceManagementManagedDevices.Read.All"
+	permDevicesPrivileged  = "DeviceManagementManagedDevices.PrivilegedOperations.All"
+	permCARead             = "Policy.Read.All"
+	permCAWrite            = "Policy.ReadWrite.ConditionalAccess"
+)
+
+var operations = map[string]opSpec{
+	opGetConnector:                  {svcDeviceConfiguration, permServiceConfigRead},
+	opPatchConnector:                {svcDeviceConfiguration, permServiceConfigWrite},
+	opListCompliancePolicies:        {svcDeviceConfiguration, permConfigRead},
+	opGetCompliancePolicy:           {svcDeviceConfiguration, permConfigRead},
+	opCreateCompliancePolicy:        {svcDeviceConfiguration, permConfigWrite},
+	opPatchCompliancePolicy:         {svcDeviceConfiguration, permConfigWrite},
+	opDeleteCompliancePolicy:        {svcDeviceConfiguration, permConfigWrite},
+	opAssignCompliancePolicy:        {svcDeviceConfiguration, permConfigWrite},
+	opScheduleComplianceActions:     {svcDeviceConfiguration, permConfigWrite},
+	opListManagedDevices:            {svcDevices, permDevicesRead},
+	opGetManagedDevice:              {svcDevices, permDevicesRead},
+	opRunDeviceAction:               {svcDevices, permDevicesPrivileged},
+	opListConditionalAccessPolicies: {svcIdentity, permCARead},
+	opGetConditionalAccessPolicy:    {svcIdentity, permCARead},
+	opCreateConditionalAccessPolicy: {svcIdentity, permCAWrite},
+	opUpdateConditionalAccessPolicy: {svcIdentity, permCAWrite},
+	opDeleteConditionalAccessPolicy: {svcIdentity, permCAWrite},
+}
+
+func (c *client) limiter(s intuneService) *outbound.Limiter {
+	switch s {
+	case svcDevices:
+		return c.limiters.Devices.For(c.tenant)
+	case svcIdentity:
+		return c.limiters.Identity.For(c.tenant)
+	}
+	return c.limiters.DeviceConfiguration.For(c.tenant)
+}
+
+// do runs one Graph request of operation op (fn makes it with the SDK) with a fresh
+// wait budget, renews the credential and retries once when Graph refuses the token,
+// and classifies any failure.
+func (c *client) do(ctx context.Context, op string, fn func(context.Context) error) error {
+	for renewed := false; ; renewed = true {
+		ci := &callInfo{op: op, limiter: c.limiter(operations[op].service), deadline: time.Now().Add(c.maxWait)}
+		err := fn(withCall(ctx, ci))
+		if err == nil {
+			return nil
+		}
+		if !renewed && tokenRefused(err) && c.cred.renew() == nil {
+			continue
+		}
+		return c.classify(ctx, op, err)
+	}
+}
+
+// call is do for a request with a result.
+func call[T any](ctx context.Context, c *client, op string, fn func(context.Context) (T, error)) (T, error) {
+	var out T
+	err := c.do(ctx, op, func(ctx context.Context) error {
+		var err error
+		out, err = fn(ctx)
+		return err
+	})
+	return out, err
+}
+
+// collection is a page of a Graph collection.
+type collection[M any] interface {
+	GetValue() []M
+	GetOdataNextLink() *string
+}
+
+// allPages reads a collection page by page through @odata.nextLink (absolute, with the
+// query repeated). Each page is its own request with its own wait budget.
+func allPages[M any, P collection[M]](ctx context.Context, c *client, op string,
+	first func(context.Context) (P, error), next func(ctx context.Context, link string) (P, error)) ([]M, error) {
+	page, err := call(ctx, c, op, first)
+	var out []M
+	for {
+		if err != nil {
+			return nil, err
+		}
+		if any(page) == nil {
+			return out, nil
+		}
+		out = append(out, page.GetValue()...)
+		link := deref(page.GetOdataNextLink())
+		if link == "" {
+			return out, nil
+		}
+		page, err = call(ctx, c, op, func(ctx context.Context) (P, error) { return next(ctx, link) })
+	}
+}
+
+// invalid is the error for a request the client refuses to send (a value the API
+// does not know).
+func invalid(op string, err error) error {
+	return &outbound.Error{Service: service, Operation: op, Kind: outbound.Terminal, Message: err.Error()}
+}
+
+// emptyAnswer is the error for a read Graph answered without a body.
+func emptyAnswer(op string) error {
+	return &outbound.Error{Service: service, Operation: op, Kind: outbound.Terminal, Message: "Graph answered without a body"}
+}
+
+// invalidType is the error for a policy of a type the operator does not manage.
+func invalidType(op, odataType string) error {
+	return &outbound.Error{Service: service, Operation: op, Kind: outbound.NotFound,
+		Message: "the compliance policy is of type " + odataType + ", not one of the mobile types the operator manages"}
+}

@@ -1,0 +1,134 @@
+package intune
+
+import (
+	"context"
+	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+)
+
+// policyExpand returns a policy's actions (with their configurations, which need the
+// nested $expand) and assignments, which a plain read leaves out.
+var policyExpand = []string{"scheduledActionsForRule($expand=scheduledActionConfigurations)", "assignments"}
+
+// ListCompliancePolicies makes one GET with $expand per page and keeps the three
+// mobile types: Graph has no server-side filter by derived type.
+func (c *client) ListCompliancePolicies(ctx context.Context) ([]CompliancePolicy, error) {
+	ms, err := allPages[models.DeviceCompliancePolicyable](ctx, c, opListCompliancePolicies,
+		func(ctx context.Context) (models.DeviceCompliancePolicyCollectionResponseable, error) {
+			return c.policies().Get(ctx, &devicemanagement.DeviceCompliancePoliciesRequestBuilderGetRequestConfiguration{
+				QueryParameters: &devicemanagement.DeviceCompliancePoliciesRequestBuilderGetQueryParameters{Expand: policyExpand},
+			})
+		},
+		func(ctx context.Context, link string) (models.DeviceCompliancePolicyCollectionResponseable, error) {
+			return c.policies().WithUrl(link).Get(ctx, nil)
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []CompliancePolicy
+	for _, m := range ms {
+		if p, ok := policyFromModel(m); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// GetCompliancePolicy makes one GET with $expand. A policy of another type is NotFound
+// for the operator, which manages only the three mobile types.
+func (c *client) GetCompliancePolicy(ctx context.Context, id string) (*CompliancePolicy, error) {
+	m, err := call(ctx, c, opGetCompliancePolicy, func(ctx context.Context) (models.DeviceCompliancePolicyable, error) {
+		return c.policies().ByDeviceCompliancePolicyId(id).Get(ctx, &devicemanagement.DeviceCompliancePoliciesDeviceCompliancePolicyItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &devicemanagement.DeviceCompliancePoliciesDeviceCompliancePolicyItemRequestBuilderGetQueryParameters{Expand: policyExpand},
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, emptyAnswer(opGetCompliancePolicy)
+	}
+	p, ok := policyFromModel(m)
+	if !ok {
+		return nil, invalidType(opGetCompliancePolicy, deref(m.GetOdataType()))
+	}
+	return &p, nil
+}
+
+// CreateCompliancePolicy makes one POST carrying the policy and its actions. The
+// server-set fields and the assignments (set through AssignCompliancePolicy) of p are
+// not sent. The answer does not expand the actions, so the sent ones are returned.
+func (c *client) CreateCompliancePolicy(ctx context.Context, p CompliancePolicy) (*CompliancePolicy, error) {
+	p.ID, p.Version, p.Created, p.Modified, p.Assignments = "", 0, time.Time{}, time.Time{}, nil
+	body, err := policyToModel(p)
+	if err != nil {
+		return nil, invalid(opCreateCompliancePolicy, err)
+	}
+	m, err := call(ctx, c, opCreateCompliancePolicy, func(ctx context.Context) (models.DeviceCompliancePolicyable, error) {
+		return c.policies().Post(ctx, body, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, emptyAnswer(opCreateCompliancePolicy)
+	}
+	created, ok := policyFromModel(m)
+	if !ok {
+		return nil, invalidType(opCreateCompliancePolicy, deref(m.GetOdataType()))
+	}
+	if len(created.Actions) == 0 {
+		created.Actions = p.Actions
+	}
+	return &created, nil
+}
+
+// PatchCompliancePolicy makes one PATCH of the policy's own type with only the set
+// fields; the service bumps the version.
+func (c *client) PatchCompliancePolicy(ctx context.Context, id string, t PolicyType, patch CompliancePolicyPatch) error {
+	body, err := policyPatchToModel(t, patch)
+	if err != nil {
+		return invalid(opPatchCompliancePolicy, err)
+	}
+	return c.do(ctx, opPatchCompliancePolicy, func(ctx context.Context) error {
+		_, err := c.policies().ByDeviceCompliancePolicyId(id).Patch(ctx, body, nil)
+		return err
+	})
+}
+
+// DeleteCompliancePolicy makes one DELETE.
+func (c *client) DeleteCompliancePolicy(ctx context.Context, id string) error {
+	return c.do(ctx, opDeleteCompliancePolicy, func(ctx context.Context) error {
+		return c.policies().ByDeviceCompliancePolicyId(id).Delete(ctx, nil)
+	})
+}
+
+// AssignCompliancePolicy makes one POST .../assign with {"assignments":[{"target":...}]}.
+func (c *client) AssignCompliancePolicy(ctx context.Context, id string, targets []AssignmentTarget) error {
+	as, err := targetsToModel(targets)
+	if err != nil {
+		return invalid(opAssignCompliancePolicy, err)
+	}
+	body := devicemanagement.NewDeviceCompliancePoliciesItemAssignPostRequestBody()
+	body.SetAssignments(as)
+	return c.do(ctx, opAssignCompliancePolicy, func(ctx context.Context) error {
+		_, err := c.policies().ByDeviceCompliancePolicyId(id).Assign().PostAsAssignPostResponse(ctx, body, nil)
+		return err
+	})
+}
+
+// ScheduleComplianceActions makes one POST .../scheduleActionsForRules with
+// {"deviceComplianceScheduledActionForRules":[...]}.
+func (c *client) ScheduleComplianceActions(ctx context.Context, id string, actions []ScheduledAction) error {
+	rules, err := actionsToModel(actions)
+	if err != nil {
+		return invalid(opScheduleComplianceActions, err)
+	}
+	body := devicemanagement.NewDeviceCompliancePoliciesItemScheduleActionsForRulesPostRequestBody()
+	body.SetDeviceComplianceScheduledActionForRules(rules)
+	return c.do(ctx, opScheduleComplianceActions, func(ctx context.Context) error {
+		return c.policies().ByDeviceCompliancePolicyId(id).ScheduleActionsForRules().Post(ctx, body, nil)
+	})
+}
