@@ -1,0 +1,457 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
+	"github.com/mtd-operator/mtd-operator/internal/credentials"
+	"github.com/mtd-operator/mtd-operator/internal/intune"
+	"github.com/mtd-operator/mtd-operator/internal/outbound"
+	"github.com/mtd-operator/mtd-operator/internal/ues"
+)
+
+// Finalizer is the one finalizer every kind of this API carries while it has
+// something to clean up outside the cluster.
+const Finalizer = "mtd.operator.dev/finalizer"
+
+// Reasons of MTDConnector conditions.
+const (
+	ReasonReady                = "Ready"
+	ReasonSuspended            = "Suspended"
+	ReasonTenantAlreadyManaged = "TenantAlreadyManaged"
+	ReasonPartnerNotOnboarded  = "PartnerNotOnboarded"
+	ReasonConnected            = "Connected"
+	ReasonHealthy              = "Healthy"
+	ReasonPartnerNotEnabled    = "PartnerNotEnabled"
+	ReasonHeartbeatStale       = "HeartbeatStale"
+	ReasonUpToDate             = "UpToDate"
+	ReasonUpdated              = "Updated"
+	ReasonDriftDetected        = "DriftDetected"
+	ReasonNotLinked            = "NotLinked"
+	ReasonTenantMismatch       = "TenantMismatch"
+	ReasonDeletionBlocked      = "DeletionBlocked"
+	ReasonUnknown              = "Unknown"
+)
+
+// partnerNotOnboardedHelp is what an administrator must do; the operator cannot
+// onboard the partner itself (it needs consent in both consoles).
+const partnerNotOnboardedHelp = "Intune has no BlackBerry Protect Mobile connector in this tenant. An Intune administrator must add it (Intune admin center > Tenant administration > Connectors and tokens > Mobile Threat Defense > Add > BlackBerry Protect Mobile), then a Global Administrator must consent in the UES console (Settings > Integrations > Microsoft Intune). The operator checks again every hour and at once on any change to this object."
+
+// ClientSource hands out a connector's cloud clients (credentials.Cache in production).
+type ClientSource interface {
+	Get(ctx context.Context, conn *v1.MTDConnector) (*credentials.Clients, error)
+	Forget(uid types.UID)
+}
+
+// MTDConnectorReconciler keeps Intune's BlackBerry connector configured as declared and
+// reports the health of both sides.
+type MTDConnectorReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clients  ClientSource
+	Clock    clock.PassiveClock
+	// MaxResync caps every connector's resync interval (tests, the demo); 0 = no cap.
+	MaxResync time.Duration
+}
+
+// connectorPass carries one reconcile's observations into the status.
+type connectorPass struct {
+	conn    *v1.MTDConnector
+	conds   conditions
+	clients *credentials.Clients
+	live    *intune.Connector
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *MTDConnectorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var conn v1.MTDConnector
+	if err := r.Get(ctx, req.NamespacedName, &conn); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := conn.Status.DeepCopy()
+	p := &connectorPass{conn: &conn, conds: conditions{list: &conn.Status.Conditions, generation: conn.Generation}}
+
+	res, err := r.reconcile(ctx, p)
+	if !conn.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&conn, Finalizer) {
+		return res, err // the object is going; nothing left to report on
+	}
+	conn.Status.ObservedGeneration = conn.Generation
+	if !equality.Semantic.DeepEqual(before, &conn.Status) {
+		if uerr := r.Status().Update(ctx, &conn); uerr != nil && !apierrors.IsNotFound(uerr) {
+			return ctrl.Result{}, errors.Join(err, uerr)
+		}
+	}
+	observeConnector(&conn, r.Clock.Now())
+	return res, err
+}
+
+func (r *MTDConnectorReconciler) reconcile(ctx context.Context, p *connectorPass) (ctrl.Result, error) {
+	conn := p.conn
+	if !conn.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, p)
+	}
+	if conn.Spec.Suspend {
+		p.conds.summarise(summary{reason: ReasonSuspended, message: "spec.suspend is true: no calls are made to Intune or UES"})
+		return ctrl.Result{}, nil
+	}
+	if owner, err := r.tenantOwner(ctx, conn); err != nil {
+		return ctrl.Result{}, err
+	} else if owner != nil && owner.UID != conn.UID {
+		msg := fmt.Sprintf("Intune tenant %s already has its BlackBerry connector managed by MTDConnector %s/%s (the oldest); this one makes no calls until that one is deleted",
+			conn.Spec.Intune.TenantID, owner.Namespace, owner.Name)
+		r.warnOnce(p, ReasonTenantAlreadyManaged, msg)
+		p.conds.summarise(summary{reason: ReasonTenantAlreadyManaged, message: msg, stalled: true})
+		return ctrl.Result{}, nil
+	}
+	if conn.Spec.ManagementPolicy != v1.ManagementPolicyObserveOnly && !controllerutil.ContainsFinalizer(conn, Finalizer) {
+		// Written before the first external write, so a deletion can never skip cleanup.
+		controllerutil.AddFinalizer(conn, Finalizer)
+		if err := r.Update(ctx, conn); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	clients, err := r.Clients.Get(ctx, conn)
+	if err != nil {
+		var cerr *credentials.Error
+		if errors.As(err, &cerr) {
+			// Fixed by a Secret or spec change, both of which are watched.
+			r.warnOnce(p, cerr.Reason, cerr.Message)
+			p.conds.set(v1.ConditionIntuneConnected, false, cerr.Reason, cerr.Message)
+			p.conds.summarise(summary{reason: cerr.Reason, message: cerr.Message, stalled: true})
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	p.clients = clients
+
+	intuneErr := r.syncIntune(ctx, p)
+	uesErr := r.observeUES(ctx, p)
+	r.judgeHealth(p)
+	return r.conclude(p, intuneErr, uesErr)
+}
+
+// syncIntune reads the partner's connector and corrects drift: one GET, and one PATCH
+// with only the differing fields when there are any.
+func (r *MTDConnectorReconciler) syncIntune(ctx context.Context, p *connectorPass) error {
+	conn := p.conn
+	live, err := p.clients.Intune.GetConnector(ctx, intune.BlackBerryConnectorID)
+	if err != nil {
+		reason, msg := reasonFor(err), err.Error()
+		if outbound.IsNotFound(err) {
+			reason, msg = ReasonPartnerNotOnboarded, partnerNotOnboardedHelp
+			conn.Status.ConnectorID, conn.Status.PartnerState, conn.Status.LastHeartbeatTime = "", "", nil
+		}
+		p.conds.set(v1.ConditionIntuneConnected, false, reason, msg)
+		p.conds.set(v1.ConditionSynced, false, reason, "Intune's connector could not be read")
+		return err
+	}
+	p.conds.set(v1.ConditionIntuneConnected, true, ReasonConnected, "the BlackBerry Protect Mobile connector exists in Intune")
+	r.record(p, live)
+
+	patch, diffs := settingsDrift(conn.Spec.Intune.ConnectorSettings, live.Settings)
+	switch {
+	case len(diffs) == 0:
+		p.conds.set(v1.ConditionSynced, true, ReasonUpToDate, "Intune's connector matches spec.intune.connectorSettings")
+	case conn.Spec.ManagementPolicy == v1.ManagementPolicyObserveOnly:
+		msg := "ObserveOnly: Intune differs from the spec in " + strings.Join(diffs, ", ")
+		if c := p.conds.get(v1.ConditionSynced); c == nil || c.Message != msg {
+			r.event(conn, corev1.EventTypeWarning, ReasonDriftDetected, "Observe", msg)
+		}
+		p.conds.set(v1.ConditionSynced, false, ReasonDriftDetected, msg)
+	default:
+		updated, err := p.clients.Intune.PatchConnector(ctx, intune.BlackBerryConnectorID, patch)
+		if err != nil {
+			p.conds.set(v1.ConditionSynced, false, reasonFor(err), "correcting "+strings.Join(diffs, ", ")+": "+err.Error())
+			return err
+		}
+		r.event(conn, corev1.EventTypeNormal, ReasonUpdated, "Update", "Corrected Intune connector settings: "+strings.Join(diffs, ", "))
+		r.record(p, updated)
+		p.conds.set(v1.ConditionSynced, true, ReasonUpdated, "corrected "+strings.Join(diffs, ", "))
+	}
+	return nil
+}
+
+func (r *MTDConnectorReconciler) record(p *connectorPass, live *intune.Connector) {
+	p.live = live
+	s := &p.conn.Status
+	s.ConnectorID, s.PartnerState = live.ID, live.PartnerState
+	if s.PartnerState == "" {
+		s.PartnerState = "unknown"
+	}
+	s.LastHeartbeatTime = nil
+	if !live.LastHeartbeat.IsZero() {
+		t := metav1.NewTime(live.LastHeartbeat)
+		s.LastHeartbeatTime = &t
+	}
+}
+
+// observeUES reads UES's side of the integration: one GET for the link and the device
+// counts by risk.
+func (r *MTDConnectorReconciler) observeUES(ctx context.Context, p *connectorPass) error {
+	conn := p.conn
+	st, err := p.clients.UES.IntuneIntegration(ctx)
+	if err != nil {
+		p.conds.set(v1.ConditionUESConnected, false, reasonFor(err), err.Error())
+		return err
+	}
+	conn.Status.Devices = deviceCounts(st)
+	switch {
+	case !strings.EqualFold(st.IntuneTenantID, string(conn.Spec.Intune.TenantID)):
+		p.conds.set(v1.ConditionUESConnected, false, ReasonTenantMismatch,
+			fmt.Sprintf("UES tenant %s is linked to Intune tenant %q, not %s", conn.Spec.UES.TenantID, st.IntuneTenantID, conn.Spec.Intune.TenantID))
+	case st.Status != "connected":
+		p.conds.set(v1.ConditionUESConnected, false, ReasonNotLinked, "UES reports its Intune integration as "+st.Status+warnings(st))
+	default:
+		p.conds.set(v1.ConditionUESConnected, true, ReasonConnected, "UES is linked to this Intune tenant"+warnings(st))
+	}
+	return nil
+}
+
+func warnings(st *ues.IntegrationStatus) string {
+	if len(st.Warnings) == 0 {
+		return ""
+	}
+	return "; warnings: " + strings.Join(st.Warnings, "; ")
+}
+
+func deviceCounts(st *ues.IntegrationStatus) *v1.DeviceRiskCounts {
+	c := &v1.DeviceRiskCounts{
+		Secured: int32(st.DevicesByRisk["secured"]), Low: int32(st.DevicesByRisk["low"]),
+		Medium: int32(st.DevicesByRisk["medium"]), High: int32(st.DevicesByRisk["high"]),
+	}
+	for _, n := range st.DevicesByRisk {
+		c.Total += int32(n)
+	}
+	return c
+}
+
+// judgeHealth sets PartnerHealthy as public tooling judges it: state enabled and a
+// heartbeat no older than spec.healthPolicy.maxHeartbeatAge.
+func (r *MTDConnectorReconciler) judgeHealth(p *connectorPass) {
+	conn := p.conn
+	var was metav1.ConditionStatus // copied: the condition is edited in place below
+	if c := p.conds.get(v1.ConditionPartnerHealthy); c != nil {
+		was = c.Status
+	}
+	switch {
+	case p.live == nil:
+		p.conds.setStatus(v1.ConditionPartnerHealthy, metav1.ConditionUnknown, ReasonUnknown, "Intune's connector could not be read")
+	case p.live.PartnerState != "enabled":
+		p.conds.set(v1.ConditionPartnerHealthy, false, ReasonPartnerNotEnabled, fmt.Sprintf("Intune reports the partner as %q, not enabled", conn.Status.PartnerState))
+	default:
+		maxAge := 24 * time.Hour
+		if hp := conn.Spec.HealthPolicy.MaxHeartbeatAge; hp != nil {
+			maxAge = hp.Duration
+		}
+		age := r.Clock.Since(p.live.LastHeartbeat)
+		if p.live.LastHeartbeat.IsZero() || age > maxAge {
+			p.conds.set(v1.ConditionPartnerHealthy, false, ReasonHeartbeatStale, fmt.Sprintf("the partner's last heartbeat (%s) is older than %s", heartbeatText(p.live.LastHeartbeat), maxAge))
+		} else {
+			p.conds.set(v1.ConditionPartnerHealthy, true, ReasonHealthy, "partner enabled, last heartbeat "+heartbeatText(p.live.LastHeartbeat))
+		}
+	}
+	now := p.conds.get(v1.ConditionPartnerHealthy)
+	if was != "" && was != now.Status {
+		kind := corev1.EventTypeWarning
+		if now.Status == metav1.ConditionTrue {
+			kind = corev1.EventTypeNormal
+		}
+		r.event(conn, kind, "PartnerHealth"+string(now.Status), "Observe", now.Message)
+	}
+}
+
+func heartbeatText(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// conclude sets Ready and the kstatus conditions and decides when to come back.
+func (r *MTDConnectorReconciler) conclude(p *connectorPass, intuneErr, uesErr error) (ctrl.Result, error) {
+	conn := p.conn
+	err := errors.Join(intuneErr, uesErr)
+	if err == nil {
+		now := metav1.NewTime(r.Clock.Now())
+		conn.Status.LastSyncTime = &now
+	}
+	for _, typ := range []string{v1.ConditionIntuneConnected, v1.ConditionUESConnected, v1.ConditionSynced, v1.ConditionPartnerHealthy} {
+		c := p.conds.get(typ)
+		if c != nil && c.Status == metav1.ConditionTrue {
+			continue
+		}
+		reason, msg := ReasonUnknown, typ+" is not yet known"
+		if c != nil {
+			reason, msg = c.Reason, c.Message
+		}
+		terminal := outbound.IsTerminal(err) || reason == ReasonPartnerNotOnboarded || reason == ReasonTenantMismatch
+		if terminal && (intuneErr != nil || uesErr != nil) {
+			r.warnOnce(p, reason, msg)
+		}
+		p.conds.summarise(summary{reason: reason, message: msg, stalled: terminal, reconciling: !terminal && err != nil})
+		return r.pace(conn, err)
+	}
+	p.conds.summarise(summary{ready: true, reason: ReasonReady, message: "connector configured and partner healthy"})
+	return r.pace(conn, nil)
+}
+
+// pace turns the outcome into the next visit: errors per requeueFor, health per a
+// jittered resync.
+func (r *MTDConnectorReconciler) pace(conn *v1.MTDConnector, err error) (ctrl.Result, error) {
+	resync := 5 * time.Minute
+	if conn.Spec.ResyncInterval != nil {
+		resync = conn.Spec.ResyncInterval.Duration
+	}
+	if r.MaxResync > 0 {
+		resync = min(resync, r.MaxResync)
+	}
+	if err == nil {
+		return ctrl.Result{RequeueAfter: jitter(resync)}, nil
+	}
+	return requeueFor(err)
+}
+
+// tenantOwner returns the MTDConnector that owns the Intune tenant: the oldest of all
+// connectors (in any namespace) naming it, ties broken by namespace/name. It is derived
+// from the API server's objects on every pass, so replicas and restarts agree.
+func (r *MTDConnectorReconciler) tenantOwner(ctx context.Context, conn *v1.MTDConnector) (*v1.MTDConnector, error) {
+	var list v1.MTDConnectorList
+	if err := r.List(ctx, &list, client.MatchingFields{indexIntuneTenant: tenantKey(conn)}); err != nil {
+		return nil, err
+	}
+	if len(list.Items) == 0 {
+		return nil, nil
+	}
+	oldest := slices.MinFunc(list.Items, func(a, b v1.MTDConnector) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		// Creation times have one-second resolution: within the same second the one
+		// already acting as owner keeps the tenant, then namespace/name decides.
+		if ia, ib := incumbent(&a), incumbent(&b); ia != ib {
+			if ia {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	return &oldest, nil
+}
+
+// incumbent reports whether a connector has acted as its tenant's owner: it recorded
+// the Intune connector or holds the finalizer it takes before writing.
+func incumbent(c *v1.MTDConnector) bool {
+	return c.Status.ConnectorID != "" || controllerutil.ContainsFinalizer(c, Finalizer)
+}
+
+// finalize runs the deletion policy once nothing refers to the connector any more.
+func (r *MTDConnectorReconciler) finalize(ctx context.Context, p *connectorPass) (ctrl.Result, error) {
+	conn := p.conn
+	if !controllerutil.ContainsFinalizer(conn, Finalizer) {
+		r.Clients.Forget(conn.UID)
+		return ctrl.Result{}, nil
+	}
+	if users, err := r.referrers(ctx, conn); err != nil {
+		return ctrl.Result{}, err
+	} else if len(users) > 0 {
+		msg := "deletion waits: still referenced by " + strings.Join(users, ", ")
+		p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: msg, reconciling: true})
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	if conn.Spec.DeletionPolicy == v1.DeletionPolicyDelete && conn.Spec.ManagementPolicy == v1.ManagementPolicyManage && !conn.Spec.Suspend {
+		if res, err, done := r.disconnectPlatforms(ctx, p); !done {
+			return res, err
+		}
+	}
+	controllerutil.RemoveFinalizer(conn, Finalizer)
+	if err := r.Update(ctx, conn); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.Clients.Forget(conn.UID)
+	forgetConnectorMetrics(conn)
+	return ctrl.Result{}, nil
+}
+
+// disconnectPlatforms turns every connected platform off; done is false while that has
+// not yet succeeded.
+func (r *MTDConnectorReconciler) disconnectPlatforms(ctx context.Context, p *connectorPass) (ctrl.Result, error, bool) {
+	conn := p.conn
+	fail := func(err error) (ctrl.Result, error, bool) {
+		msg := "deletionPolicy Delete could not switch the platforms off: " + err.Error() + " (set deletionPolicy: Orphan to delete without it)"
+		r.warnOnce(p, ReasonDeletionBlocked, msg)
+		p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: msg, stalled: outbound.IsTerminal(err), reconciling: !outbound.IsTerminal(err)})
+		res, rerr := requeueFor(err)
+		return res, rerr, false
+	}
+	clients, err := r.Clients.Get(ctx, conn)
+	if err != nil {
+		return fail(err)
+	}
+	live, err := clients.Intune.GetConnector(ctx, intune.BlackBerryConnectorID)
+	if outbound.IsNotFound(err) {
+		return ctrl.Result{}, nil, true // nothing left to switch off
+	}
+	if err != nil {
+		return fail(err)
+	}
+	patch, names := platformsOff(live.Settings)
+	if len(names) == 0 {
+		return ctrl.Result{}, nil, true
+	}
+	if _, err := clients.Intune.PatchConnector(ctx, intune.BlackBerryConnectorID, patch); err != nil {
+		return fail(err)
+	}
+	r.event(conn, corev1.EventTypeNormal, "Disconnected", "Delete", "deletionPolicy Delete: switched off "+strings.Join(names, ", ")+" (the partner connection itself is kept)")
+	return ctrl.Result{}, nil, true
+}
+
+// referrers names the policies and remediations that still use the connector.
+func (r *MTDConnectorReconciler) referrers(ctx context.Context, conn *v1.MTDConnector) ([]string, error) {
+	var out []string
+	var policies v1.DeviceRiskPolicyList
+	if err := r.List(ctx, &policies, client.InNamespace(conn.Namespace), client.MatchingFields{indexConnectorRef: conn.Name}); err != nil {
+		return nil, err
+	}
+	for _, p := range policies.Items {
+		out = append(out, "DeviceRiskPolicy "+p.Name)
+	}
+	var rems v1.ThreatRemediationList
+	if err := r.List(ctx, &rems, client.InNamespace(conn.Namespace), client.MatchingFields{indexConnectorRef: conn.Name}); err != nil {
+		return nil, err
+	}
+	for _, t := range rems.Items {
+		out = append(out, "ThreatRemediation "+t.Name)
+	}
+	return out, nil
+}
+
+// warnOnce emits a Warning event when the Ready reason or message changes, so a stuck
+// object explains itself once rather than on every pass.
+func (r *MTDConnectorReconciler) warnOnce(p *connectorPass, reason, msg string) {
+	if c := p.conds.get(v1.ConditionReady); c != nil && c.Reason == reason && c.Message == msg {
+		return
+	}
+	r.event(p.conn, corev1.EventTypeWarning, reason, "Reconcile", msg)
+}
+
+func (r *MTDConnectorReconciler) event(obj client.Object, kind, reason, action, note string) {
+	r.Recorder.Eventf(obj, nil, kind, reason, action, "%s", truncate(note, 1024))
+}

@@ -1,0 +1,374 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
+	"github.com/mtd-operator/mtd-operator/controllers"
+	"github.com/mtd-operator/mtd-operator/internal/credentials"
+	"github.com/mtd-operator/mtd-operator/internal/intune"
+	"github.com/mtd-operator/mtd-operator/internal/sim"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/simclient"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/testenv"
+	"github.com/mtd-operator/mtd-operator/internal/ues"
+)
+
+// The suite runs the real thing end to end in one process: a kube-apiserver and etcd
+// built from source, the twin over HTTPS, the real Intune (msgraph-sdk-go) and UES
+// clients, and the reconcilers in a controller-runtime manager. Each test gets its own
+// Intune tenant in the twin and its own namespace, so tests cannot see each other.
+
+// resync caps every connector's resync in the suite, so "within one resync" is quick.
+const resync = 2 * time.Second
+
+var (
+	kube    *testenv.Env
+	k8s     client.Client
+	twin    *sim.Server
+	admin   *simclient.Client
+	twinCA  []byte
+	twinEnv map[string]string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var err error
+	if kube, err = testenv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = kube.Stop() }()
+	k8s = kube.Client
+	if twin, err = sim.Start(ctx, sim.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer twin.Close()
+	twinEnv = twin.Env()
+	if admin, err = simclient.FromEnv(twinEnv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if twinCA, err = os.ReadFile(twinEnv[sim.EnvCAFile]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	ctrl.SetLogger(logr.Discard())
+	mgr, err := ctrl.NewManager(kube.Config, ctrl.Options{
+		Scheme:                 kube.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cache := credentials.NewCache(mgr.GetClient(), credentials.Factories{Intune: intune.New, UES: ues.New})
+	cr := &controllers.MTDConnectorReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("mtd-operator"), Clients: cache,
+		Clock: clock.RealClock{}, MaxResync: resync,
+	}
+	if err := cr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := mgr.Start(mgrCtx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
+	code := m.Run()
+	// Stop the manager before the control plane, or its watches hold the shutdown up.
+	stopMgr()
+	<-stopped
+	return code
+}
+
+// tenant is one Intune tenant in the twin with the operator's app registration and a
+// UES API application.
+type tenant struct {
+	ID, UESID              string
+	ClientID, Secret       string
+	UESAppID, UESAppSecret string
+}
+
+func newTenant(t *testing.T, onboard bool) tenant {
+	t.Helper()
+	ctx := context.Background()
+	info, err := admin.CreateTenant(ctx, adminapi.Tenant{DisplayName: t.Name(), Onboard: onboard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := admin.CreateApp(ctx, info.ID, adminapi.App{DisplayName: "mtd-operator", Roles: world.OperatorRoles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uapp, err := admin.CreateUESApp(ctx, info.ID, adminapi.UESApp{Name: "mtd-operator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tenant{ID: info.ID, UESID: info.UESTenantID, ClientID: app.ClientID, Secret: app.Secret, UESAppID: uapp.ID, UESAppSecret: uapp.Secret}
+}
+
+// namespace makes a namespace holding the tenant's credentials and the twin's CA.
+func namespace(t *testing.T, tn tenant) string {
+	t.Helper()
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "mtd-"}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "intune", Namespace: ns.Name}, StringData: map[string]string{"client-secret": tn.Secret}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ues", Namespace: ns.Name}, StringData: map[string]string{"app-id": tn.UESAppID, "app-secret": tn.UESAppSecret}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "twin-ca", Namespace: ns.Name}, Data: map[string]string{"ca.crt": string(twinCA)}},
+	} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns.Name
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// connectorFor declares a connector for tn pointed at the twin, with some settings.
+func connectorFor(ns string, tn tenant) *v1.MTDConnector {
+	ca := &v1.CABundleReference{Kind: v1.CABundleConfigMap, Name: "twin-ca"}
+	return &v1.MTDConnector{
+		ObjectMeta: metav1.ObjectMeta{Name: "blackberry", Namespace: ns},
+		Spec: v1.MTDConnectorSpec{
+			Intune: v1.IntuneSpec{
+				TenantID: v1.GUID(tn.ID), ClientID: v1.GUID(tn.ClientID),
+				Endpoints: &v1.IntuneEndpoints{AuthorityURL: v1.HTTPSURL(twinEnv[sim.EnvAuthorityURL]), GraphURL: v1.HTTPSURL(twinEnv[sim.EnvGraphURL])},
+				CABundle:  ca,
+				Credentials: v1.IntuneCredentials{
+					ClientSecret: &v1.SecretKeyReference{Name: "intune"},
+				},
+				ConnectorSettings: &v1.ConnectorSettings{
+					AndroidEnabled: ptr(true), IOSEnabled: ptr(true),
+					AndroidDeviceBlockedOnMissingPartnerData: ptr(true),
+					PartnerUnresponsivenessThresholdInDays:   ptr(int32(7)),
+				},
+			},
+			UES: v1.UESSpec{
+				BaseURL: v1.HTTPSURL(twinEnv[sim.EnvUESURL]), TenantID: v1.GUID(tn.UESID), CABundle: ca,
+				Credentials: v1.UESCredentials{SecretName: "ues"},
+			},
+			ThreatSync: v1.ThreatSyncSpec{Enabled: ptr(false)},
+		},
+	}
+}
+
+// create creates obj and, at the end of the test, deletes it as an orphan so that it
+// makes no further calls to the twin.
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, obj, true) })
+}
+
+func deleteAndWait(t *testing.T, obj client.Object, orphan bool) {
+	t.Helper()
+	ctx := context.Background()
+	if c, ok := obj.(*v1.MTDConnector); ok && orphan {
+		var cur v1.MTDConnector
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(c), &cur); err == nil && cur.Spec.DeletionPolicy != v1.DeletionPolicyOrphan {
+			cur.Spec.DeletionPolicy = v1.DeletionPolicyOrphan
+			_ = k8s.Update(ctx, &cur)
+		}
+	}
+	if err := k8s.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "deleted "+obj.GetName(), func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj.DeepCopyObject().(client.Object))
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}
+
+func getConnector(t *testing.T, key types.NamespacedName) *v1.MTDConnector {
+	t.Helper()
+	var c v1.MTDConnector
+	if err := k8s.Get(context.Background(), key, &c); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+// waitCondition waits until the connector's condition typ has status and reason.
+func waitCondition(t *testing.T, key types.NamespacedName, typ string, status metav1.ConditionStatus, reason string) *v1.MTDConnector {
+	t.Helper()
+	var c *v1.MTDConnector
+	eventually(t, 30*time.Second, fmt.Sprintf("%s=%s/%s on %s", typ, status, reason, key), func() (bool, string) {
+		c = getConnector(t, key)
+		cond := meta.FindStatusCondition(c.Status.Conditions, typ)
+		if cond == nil {
+			return false, "no condition; conditions: " + conditionsText(c.Status.Conditions)
+		}
+		return cond.Status == status && (reason == "" || cond.Reason == reason) && cond.ObservedGeneration == c.Generation, conditionsText(c.Status.Conditions)
+	})
+	return c
+}
+
+func conditionsText(cs []metav1.Condition) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "[%s=%s %s: %s] ", c.Type, c.Status, c.Reason, c.Message)
+	}
+	return b.String()
+}
+
+// calls reads the twin's call count of one route, all tenants together: each test
+// deletes its connectors when it ends, so within a test the deltas are its own.
+func calls(t *testing.T, route string) int64 {
+	t.Helper()
+	cs, err := admin.Calls(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs[route].Calls
+}
+
+const (
+	routeGetConnector   = "GET /v1.0/deviceManagement/mobileThreatDefenseConnectors/{id}"
+	routePatchConnector = "PATCH /v1.0/deviceManagement/mobileThreatDefenseConnectors/{id}"
+	routeIntegration    = "GET /ues/integrations/v1/intune"
+)
+
+// reconciles reads controller-runtime's count of finished reconciles of a controller.
+func reconciles(t *testing.T, name string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if label(m, "controller") == name {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+// gauge reads one gauge with exactly the given labels from the operator's registry.
+func gauge(t *testing.T, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := len(m.GetLabel()) == len(labels)
+			for k, v := range labels {
+				match = match && label(m, k) == v
+			}
+			if match {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// waitEvent waits for an event about obj whose "reason: message" contains want, and
+// returns all such events (they are recorded asynchronously).
+func waitEvent(t *testing.T, obj client.Object, want string) string {
+	t.Helper()
+	var all string
+	eventually(t, 15*time.Second, "event "+want, func() (bool, string) {
+		all = strings.Join(events(t, obj), "\n")
+		return strings.Contains(all, want), all
+	})
+	return all
+}
+
+// events lists the Kubernetes events about an object.
+func events(t *testing.T, obj client.Object) []string {
+	t.Helper()
+	var list corev1.EventList
+	// events.k8s.io events are readable through the core API too.
+	if err := k8s.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range list.Items {
+		if e.InvolvedObject.UID == obj.GetUID() || e.InvolvedObject.Name == obj.GetName() {
+			out = append(out, e.Reason+": "+e.Message)
+		}
+	}
+	return out
+}
