@@ -18,6 +18,7 @@ const (
 	opDeleteCompliancePolicy        = "DeleteCompliancePolicy"
 	opAssignCompliancePolicy        = "AssignCompliancePolicy"
 	opScheduleComplianceActions     = "ScheduleComplianceActions"
+	opGetDeviceOverview             = "GetCompliancePolicyDeviceOverview"
 	opListManagedDevices            = "ListManagedDevices"
 	opGetManagedDevice              = "GetManagedDevice"
 	opRunDeviceAction               = "RunDeviceAction"
@@ -26,6 +27,8 @@ const (
 	opCreateConditionalAccessPolicy = "CreateConditionalAccessPolicy"
 	opUpdateConditionalAccessPolicy = "UpdateConditionalAccessPolicy"
 	opDeleteConditionalAccessPolicy = "DeleteConditionalAccessPolicy"
+	opMemberOf                      = "MemberOf"
+	opFindDirectoryDevice           = "FindDirectoryDevice"
 )
 
 // intuneService is the Intune (or Entra) service whose limits an operation counts against.
@@ -53,6 +56,8 @@ const (
 	permDevicesPrivileged  = "DeviceManagementManagedDevices.PrivilegedOperations.All"
 	permCARead             = "Policy.Read.All"
 	permCAWrite            = "Policy.ReadWrite.ConditionalAccess"
+	permGroupMemberRead    = "GroupMember.Read.All"
+	permDeviceRead         = "Device.Read.All"
 )
 
 var operations = map[string]opSpec{
@@ -65,6 +70,7 @@ var operations = map[string]opSpec{
 	opDeleteCompliancePolicy:        {svcDeviceConfiguration, permConfigWrite},
 	opAssignCompliancePolicy:        {svcDeviceConfiguration, permConfigWrite},
 	opScheduleComplianceActions:     {svcDeviceConfiguration, permConfigWrite},
+	opGetDeviceOverview:             {svcDeviceConfiguration, permConfigRead},
 	opListManagedDevices:            {svcDevices, permDevicesRead},
 	opGetManagedDevice:              {svcDevices, permDevicesRead},
 	opRunDeviceAction:               {svcDevices, permDevicesPrivileged},
@@ -73,6 +79,8 @@ var operations = map[string]opSpec{
 	opCreateConditionalAccessPolicy: {svcIdentity, permCAWrite},
 	opUpdateConditionalAccessPolicy: {svcIdentity, permCAWrite},
 	opDeleteConditionalAccessPolicy: {svcIdentity, permCAWrite},
+	opMemberOf:                      {svcIdentity, permGroupMemberRead},
+	opFindDirectoryDevice:           {svcIdentity, permDeviceRead},
 }
 
 func (c *client) limiter(s intuneService) *outbound.Limiter {

@@ -38,6 +38,9 @@ type Client interface {
 	AssignCompliancePolicy(ctx context.Context, id string, targets []AssignmentTarget) error
 	// ScheduleComplianceActions replaces the actions of the policy's rule.
 	ScheduleComplianceActions(ctx context.Context, id string, actions []ScheduledAction) error
+	// GetCompliancePolicyDeviceOverview counts the devices the policy applies to by
+	// whether they comply with it (deviceStatusOverview).
+	GetCompliancePolicyDeviceOverview(ctx context.Context, id string) (*DeviceOverview, error)
 
 	// ListManagedDevices reads every page of managed devices matching f.
 	ListManagedDevices(ctx context.Context, f DeviceFilter) ([]ManagedDevice, error)
@@ -50,6 +53,10 @@ type Client interface {
 	// UpdateConditionalAccessPolicy PATCHes the policy to match p.
 	UpdateConditionalAccessPolicy(ctx context.Context, id string, p ConditionalAccessPolicy) error
 	DeleteConditionalAccessPolicy(ctx context.Context, id string) error
+
+	// MemberOf returns the ids of the Entra groups a user or device object is a direct
+	// member of (all pages).
+	MemberOf(ctx context.Context, kind DirectoryObjectKind, id string) ([]string, error)
 }
 
 // Cloud names a Microsoft cloud as MTDConnector's spec.intune.cloud does.

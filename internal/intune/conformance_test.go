@@ -17,6 +17,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -409,4 +410,38 @@ func TestConditionalAccess(t *testing.T) {
 	}
 	_, err = c.GetConditionalAccessPolicy(ctx, created.ID)
 	asOutbound(t, err, outbound.NotFound)
+}
+
+func TestCompliancePolicyDeviceOverview(t *testing.T) {
+	fresh(t)
+	c := newClient(t, nil)
+	if _, err := c.PatchConnector(ctx, intune.BlackBerryConnectorID, intune.ConnectorSettings{AndroidEnabled: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.SetRiskAssessment(ctx, tenant(), map[string]world.Risk{"maliciousApplication": "high"}); err != nil {
+		t.Fatal(err)
+	}
+	devs := enrol(t, 3, adminapi.Device{})
+	enrol(t, 2, adminapi.Device{DeviceName: "ipad", Platform: "iOS", OSVersion: "17.4"}) // another type: not applicable
+	if _, err := admin.Detect(ctx, tenant(), devs[0].EntraID, adminapi.Detection{Type: "maliciousApplication"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.CreateCompliancePolicy(ctx, intune.CompliancePolicy{Type: intune.AndroidCompliancePolicy, DisplayName: "overview",
+		ThreatProtectionEnabled: true, RequiredSecurityLevel: "low", Actions: []intune.ScheduledAction{{ActionType: "block"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AssignCompliancePolicy(ctx, p.ID, []intune.AssignmentTarget{{Kind: intune.TargetAllDevices}}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.GetCompliancePolicyDeviceOverview(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Success != 2 || o.Failed != 1 || o.NotApplicable != 2 {
+		t.Fatalf("overview = %+v, want 2 compliant, 1 failed (the high-risk phone), 2 not applicable (iOS)", o)
+	}
+	if _, err := c.GetCompliancePolicyDeviceOverview(ctx, "00000000-0000-0000-0000-000000000000"); !outbound.IsNotFound(err) {
+		t.Fatalf("unknown policy = %v, want NotFound", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simclient"
+	"github.com/mtd-operator/mtd-operator/internal/sim/simtest"
 )
 
 // The conformance tests run over real HTTPS against one in-process twin, bound to
@@ -29,20 +30,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	if twin, err = sim.Start(ctx, sim.Options{}); err != nil {
+	t, err := simtest.Start(context.Background(), sim.Options{})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	env = twin.Env()
-	if admin, err = simclient.FromEnv(env); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if ca, err = os.ReadFile(env[sim.EnvCAFile]); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	twin, env, admin, ca = t.Server, t.Env, t.Admin, t.CA
 	code := m.Run()
 	twin.Close()
 	os.Exit(code)

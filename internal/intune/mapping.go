@@ -476,3 +476,16 @@ func nilIfEmpty(s []string) []string {
 	}
 	return slices.Clone(s)
 }
+
+func deviceOverviewFromModel(m models.DeviceComplianceDeviceOverviewable) *DeviceOverview {
+	n := func(p *int32) int32 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	return &DeviceOverview{
+		Success: n(m.GetSuccessCount()), Failed: n(m.GetFailedCount()), Pending: n(m.GetPendingCount()),
+		Error: n(m.GetErrorCount()), NotApplicable: n(m.GetNotApplicableCount()),
+	}
+}

@@ -132,3 +132,17 @@ func (c *client) ScheduleComplianceActions(ctx context.Context, id string, actio
 		return c.policies().ByDeviceCompliancePolicyId(id).ScheduleActionsForRules().Post(ctx, body, nil)
 	})
 }
+
+// GetCompliancePolicyDeviceOverview makes one GET of the policy's deviceStatusOverview.
+func (c *client) GetCompliancePolicyDeviceOverview(ctx context.Context, id string) (*DeviceOverview, error) {
+	m, err := call(ctx, c, opGetDeviceOverview, func(ctx context.Context) (models.DeviceComplianceDeviceOverviewable, error) {
+		return c.policies().ByDeviceCompliancePolicyId(id).DeviceStatusOverview().Get(ctx, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, emptyAnswer(opGetDeviceOverview)
+	}
+	return deviceOverviewFromModel(m), nil
+}

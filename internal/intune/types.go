@@ -99,6 +99,15 @@ type AssignmentTarget struct {
 	GroupID string // for the two group kinds
 }
 
+// DeviceOverview is a compliance policy's deviceComplianceDeviceOverview.
+type DeviceOverview struct {
+	Success       int32 // compliant with the policy
+	Failed        int32 // not compliant (including in grace period)
+	Pending       int32
+	Error         int32
+	NotApplicable int32
+}
+
 // ManagedDevice is an Intune managed device, reduced to what the operator reads.
 type ManagedDevice struct {
 	ID                         string

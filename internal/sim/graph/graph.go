@@ -72,6 +72,7 @@ func (s *Service) Register(m *mw.Mux) {
 	s.registerPolicies(m)
 	s.registerDevices(m)
 	s.registerCA(m)
+	s.registerDirectory(m)
 	m.Handle(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusBadRequest, "BadRequest", "No method match route template")
 	})

@@ -184,10 +184,10 @@ func (m *Mux) Handle(pattern string, h http.HandlerFunc) {
 	}
 	m.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + path
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK, count: func(status int) { m.stats.add(key, status) }}
 		began := time.Now()
 		defer func() {
-			m.stats.add(key, rec.status)
+			rec.record() // a dropped connection or a handler that wrote nothing
 			if m.Log != nil {
 				m.Log.Printf("%s %s %d %s", r.Method, r.URL.Path, rec.status, time.Since(began).Round(time.Microsecond))
 			}
@@ -268,14 +268,32 @@ func (m *Mux) decodeBody(w http.ResponseWriter, r *http.Request) bool {
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
 
 // recorder remembers the status a handler wrote.
+// recorder counts the call when its status is written, before any byte reaches the
+// client: a test that reads the counts right after its response arrives sees it.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	counted bool
+	count   func(status int)
 }
 
 func (r *recorder) WriteHeader(code int) {
 	r.status = code
+	r.record()
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.record() // an implicit 200
+	return r.ResponseWriter.Write(b)
+}
+
+// record counts the call once.
+func (r *recorder) record() {
+	if !r.counted {
+		r.counted = true
+		r.count(r.status)
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.

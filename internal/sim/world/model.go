@@ -100,12 +100,15 @@ const (
 	RoleDevicesPrivileged      = "DeviceManagementManagedDevices.PrivilegedOperations.All"
 	RoleCAReadWrite            = "Policy.ReadWrite.ConditionalAccess"
 	RolePolicyRead             = "Policy.Read.All"
+	RoleGroupMemberRead        = "GroupMember.Read.All"
+	RoleDirectoryRead          = "Directory.Read.All"
+	RoleDeviceRead             = "Device.Read.All"
 )
 
 // OperatorRoles are the Graph roles the default app registration holds.
 var OperatorRoles = []string{
 	RoleServiceConfigReadWrite, RoleConfigReadWrite, RoleDevicesReadWrite,
-	RoleDevicesPrivileged, RoleCAReadWrite, RolePolicyRead,
+	RoleDevicesPrivileged, RoleCAReadWrite, RolePolicyRead, RoleGroupMemberRead, RoleDeviceRead,
 }
 
 // UES scopes: the documented ones plus the modelled mobile scopes.

@@ -526,27 +526,11 @@ func (s *State) Evaluate(t *Tenant, d *Device) Compliance {
 		out.Reasons = []string{"device is not managed by Intune"}
 		return out
 	}
-	c := t.Connectors[BlackBerryConnectorID]
-	usable := c != nil && c.EnabledFor(d.Platform) && d.HasReport && !s.Unresponsive(t, c)
-	unsupported := c != nil && c.EnabledFor(d.Platform) && c.Flags["partnerUnsupportedOsVersionBlocked"] && !SupportedOS(d.Platform, d.OSVersion)
 	grace := time.Duration(-1)
 	for _, id := range t.policyIDs {
 		p := t.Policies[id]
-		on, lvl := p.ThreatRule()
-		if !on || lvl == threatLevelNotSet || lvl == threatLevelUnavail || !p.appliesTo(d) || !s.assigned(t, p, d) {
-			continue
-		}
-		var why string
-		switch {
-		case unsupported:
-			why = "OS version " + d.OSVersion + " is not supported by the partner (" + p.Name() + ")"
-		case !usable && c != nil && c.BlocksOnMissing(d.Platform):
-			why = "no partner data (" + p.Name() + ")"
-		case !usable:
-			continue
-		case d.Reported.Rank() > Risk(lvl).Rank():
-			why = "device threat level " + string(d.Reported) + " above " + lvl + " (" + p.Name() + ")"
-		default:
+		why, applies := s.policyVerdict(t, p, d)
+		if !applies || why == "" {
 			continue
 		}
 		out.Reasons = append(out.Reasons, why)
@@ -566,6 +550,53 @@ func (s *State) Evaluate(t *Tenant, d *Device) Compliance {
 		out.State, out.GraceExpires = "inGracePeriod", end
 	}
 	return out
+}
+
+// policyVerdict evaluates one policy's MTD rule for a device: applies is false when
+// the policy does not apply (type, assignment, rule off); why is empty when the
+// device complies with it.
+func (s *State) policyVerdict(t *Tenant, p *CompliancePolicy, d *Device) (why string, applies bool) {
+	on, lvl := p.ThreatRule()
+	if !d.InIntune || !on || lvl == threatLevelNotSet || lvl == threatLevelUnavail || !p.appliesTo(d) || !s.assigned(t, p, d) {
+		return "", false
+	}
+	c := t.Connectors[BlackBerryConnectorID]
+	usable := c != nil && c.EnabledFor(d.Platform) && d.HasReport && !s.Unresponsive(t, c)
+	unsupported := c != nil && c.EnabledFor(d.Platform) && c.Flags["partnerUnsupportedOsVersionBlocked"] && !SupportedOS(d.Platform, d.OSVersion)
+	switch {
+	case unsupported:
+		return "OS version " + d.OSVersion + " is not supported by the partner (" + p.Name() + ")", true
+	case !usable && c != nil && c.BlocksOnMissing(d.Platform):
+		return "no partner data (" + p.Name() + ")", true
+	case !usable:
+		return "", true
+	case d.Reported.Rank() > Risk(lvl).Rank():
+		return "device threat level " + string(d.Reported) + " above " + lvl + " (" + p.Name() + ")", true
+	}
+	return "", true
+}
+
+// DeviceOverview counts a policy's assigned devices as Graph's
+// deviceComplianceDeviceOverview does: compliant with it (success) or not (failed).
+type DeviceOverview struct {
+	Success, Failed, NotApplicable int
+}
+
+// PolicyDeviceOverview summarises the managed devices a compliance policy applies to.
+func (s *State) PolicyDeviceOverview(t *Tenant, p *CompliancePolicy) DeviceOverview {
+	var o DeviceOverview
+	for _, d := range t.intune {
+		why, applies := s.policyVerdict(t, p, d)
+		switch {
+		case !applies:
+			o.NotApplicable++
+		case why == "":
+			o.Success++
+		default:
+			o.Failed++
+		}
+	}
+	return o
 }
 
 // Minimum OS versions BlackBerry Protect Mobile supports (Android 9.0, iOS 13.0).
