@@ -18,6 +18,9 @@ const (
 	indexConfigMapRefs = "mtd.operator.dev/configmap-refs"
 	indexIntuneTenant  = "mtd.operator.dev/intune-tenant"
 	indexConnectorRef  = "mtd.operator.dev/connector-ref"
+	// indexManagedIDs indexes DeviceRiskPolicies by the Intune and Entra ids they
+	// record, so adoption can refuse an object another policy already manages.
+	indexManagedIDs = "mtd.operator.dev/managed-ids"
 )
 
 // SetupIndexes registers every field index the reconcilers use. Call it once per
@@ -43,6 +46,21 @@ func SetupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &v1.DeviceRiskPolicy{}, indexConnectorRef, func(o client.Object) []string {
 		return []string{string(o.(*v1.DeviceRiskPolicy).Spec.ConnectorRef.Name)}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1.DeviceRiskPolicy{}, indexManagedIDs, func(o client.Object) []string {
+		p := o.(*v1.DeviceRiskPolicy)
+		var ids []string
+		for _, st := range p.Status.Platforms {
+			if st.PolicyID != "" {
+				ids = append(ids, strings.ToLower(st.PolicyID))
+			}
+		}
+		if id := p.Status.ConditionalAccessPolicyID; id != "" {
+			ids = append(ids, strings.ToLower(id))
+		}
+		return ids
 	}); err != nil {
 		return err
 	}

@@ -66,6 +66,8 @@ type MTDConnectorReconciler struct {
 	Recorder events.EventRecorder
 	Clients  ClientSource
 	Clock    clock.PassiveClock
+	// DefaultResync applies when spec.resyncInterval is unset (default 5 minutes).
+	DefaultResync time.Duration
 	// MaxResync caps every connector's resync interval (tests, the demo); 0 = no cap.
 	MaxResync time.Duration
 }
@@ -93,7 +95,13 @@ func (r *MTDConnectorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	conn.Status.ObservedGeneration = conn.Generation
 	if !equality.Semantic.DeepEqual(before, &conn.Status) {
-		if uerr := r.Status().Update(ctx, &conn); uerr != nil && !apierrors.IsNotFound(uerr) {
+		// A merge patch of the fields this pass changed, computed against the status it
+		// read: the threat sync and the active-threats count write status.threatSync and
+		// status.activeThreats of the same object, and a full Update from a (possibly
+		// stale) read would put their old values back or fail on the resourceVersion.
+		base := conn.DeepCopy()
+		base.Status = *before
+		if uerr := r.Status().Patch(ctx, &conn, client.MergeFrom(base)); uerr != nil && !apierrors.IsNotFound(uerr) {
 			return ctrl.Result{}, errors.Join(err, uerr)
 		}
 	}
@@ -115,7 +123,7 @@ func (r *MTDConnectorReconciler) reconcile(ctx context.Context, p *connectorPass
 	} else if owner != nil && owner.UID != conn.UID {
 		msg := fmt.Sprintf("Intune tenant %s already has its BlackBerry connector managed by MTDConnector %s/%s (the oldest); this one makes no calls until that one is deleted",
 			conn.Spec.Intune.TenantID, owner.Namespace, owner.Name)
-		r.warnOnce(p, ReasonTenantAlreadyManaged, msg)
+		warnOnce(r.Recorder, p.conn, p.conds, ReasonTenantAlreadyManaged, msg)
 		p.conds.summarise(summary{reason: ReasonTenantAlreadyManaged, message: msg, stalled: true})
 		return ctrl.Result{}, nil
 	}
@@ -132,7 +140,7 @@ func (r *MTDConnectorReconciler) reconcile(ctx context.Context, p *connectorPass
 		var cerr *credentials.Error
 		if errors.As(err, &cerr) {
 			// Fixed by a Secret or spec change, both of which are watched.
-			r.warnOnce(p, cerr.Reason, cerr.Message)
+			warnOnce(r.Recorder, p.conn, p.conds, cerr.Reason, cerr.Message)
 			p.conds.set(v1.ConditionIntuneConnected, false, cerr.Reason, cerr.Message)
 			p.conds.summarise(summary{reason: cerr.Reason, message: cerr.Message, stalled: true})
 			return ctrl.Result{}, nil
@@ -172,7 +180,7 @@ func (r *MTDConnectorReconciler) syncIntune(ctx context.Context, p *connectorPas
 	case conn.Spec.ManagementPolicy == v1.ManagementPolicyObserveOnly:
 		msg := "ObserveOnly: Intune differs from the spec in " + strings.Join(diffs, ", ")
 		if c := p.conds.get(v1.ConditionSynced); c == nil || c.Message != msg {
-			r.event(conn, corev1.EventTypeWarning, ReasonDriftDetected, "Observe", msg)
+			emit(r.Recorder, conn, corev1.EventTypeWarning, ReasonDriftDetected, "Observe", msg)
 		}
 		p.conds.set(v1.ConditionSynced, false, ReasonDriftDetected, msg)
 	default:
@@ -181,7 +189,7 @@ func (r *MTDConnectorReconciler) syncIntune(ctx context.Context, p *connectorPas
 			p.conds.set(v1.ConditionSynced, false, reasonFor(err), "correcting "+strings.Join(diffs, ", ")+": "+err.Error())
 			return err
 		}
-		r.event(conn, corev1.EventTypeNormal, ReasonUpdated, "Update", "Corrected Intune connector settings: "+strings.Join(diffs, ", "))
+		emit(r.Recorder, conn, corev1.EventTypeNormal, ReasonUpdated, "Update", "Corrected Intune connector settings: "+strings.Join(diffs, ", "))
 		r.record(p, updated)
 		p.conds.set(v1.ConditionSynced, true, ReasonUpdated, "corrected "+strings.Join(diffs, ", "))
 	}
@@ -273,7 +281,7 @@ func (r *MTDConnectorReconciler) judgeHealth(p *connectorPass) {
 		if now.Status == metav1.ConditionTrue {
 			kind = corev1.EventTypeNormal
 		}
-		r.event(conn, kind, "PartnerHealth"+string(now.Status), "Observe", now.Message)
+		emit(r.Recorder, conn, kind, "PartnerHealth"+string(now.Status), "Observe", now.Message)
 	}
 }
 
@@ -303,7 +311,7 @@ func (r *MTDConnectorReconciler) conclude(p *connectorPass, intuneErr, uesErr er
 		}
 		terminal := outbound.IsTerminal(err) || reason == ReasonPartnerNotOnboarded || reason == ReasonTenantMismatch
 		if terminal && (intuneErr != nil || uesErr != nil) {
-			r.warnOnce(p, reason, msg)
+			warnOnce(r.Recorder, p.conn, p.conds, reason, msg)
 		}
 		p.conds.summarise(summary{reason: reason, message: msg, stalled: terminal, reconciling: !terminal && err != nil})
 		return r.pace(conn, err)
@@ -316,6 +324,9 @@ func (r *MTDConnectorReconciler) conclude(p *connectorPass, intuneErr, uesErr er
 // jittered resync.
 func (r *MTDConnectorReconciler) pace(conn *v1.MTDConnector, err error) (ctrl.Result, error) {
 	resync := 5 * time.Minute
+	if r.DefaultResync > 0 {
+		resync = r.DefaultResync
+	}
 	if conn.Spec.ResyncInterval != nil {
 		resync = conn.Spec.ResyncInterval.Duration
 	}
@@ -396,7 +407,7 @@ func (r *MTDConnectorReconciler) disconnectPlatforms(ctx context.Context, p *con
 	conn := p.conn
 	fail := func(err error) (ctrl.Result, error, bool) {
 		msg := "deletionPolicy Delete could not switch the platforms off: " + err.Error() + " (set deletionPolicy: Orphan to delete without it)"
-		r.warnOnce(p, ReasonDeletionBlocked, msg)
+		warnOnce(r.Recorder, p.conn, p.conds, ReasonDeletionBlocked, msg)
 		p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: msg, stalled: outbound.IsTerminal(err), reconciling: !outbound.IsTerminal(err)})
 		res, rerr := requeueFor(err)
 		return res, rerr, false
@@ -419,7 +430,7 @@ func (r *MTDConnectorReconciler) disconnectPlatforms(ctx context.Context, p *con
 	if _, err := clients.Intune.PatchConnector(ctx, intune.BlackBerryConnectorID, patch); err != nil {
 		return fail(err)
 	}
-	r.event(conn, corev1.EventTypeNormal, "Disconnected", "Delete", "deletionPolicy Delete: switched off "+strings.Join(names, ", ")+" (the partner connection itself is kept)")
+	emit(r.Recorder, conn, corev1.EventTypeNormal, "Disconnected", "Delete", "deletionPolicy Delete: switched off "+strings.Join(names, ", ")+" (the partner connection itself is kept)")
 	return ctrl.Result{}, nil, true
 }
 
@@ -438,20 +449,11 @@ func (r *MTDConnectorReconciler) referrers(ctx context.Context, conn *v1.MTDConn
 		return nil, err
 	}
 	for _, t := range rems.Items {
-		out = append(out, "ThreatRemediation "+t.Name)
+		// A finished remediation is an audit record, kept for its retention period; it
+		// needs nothing more from the connector.
+		if !terminalPhase(t.Status.Phase) {
+			out = append(out, "ThreatRemediation "+t.Name)
+		}
 	}
 	return out, nil
-}
-
-// warnOnce emits a Warning event when the Ready reason or message changes, so a stuck
-// object explains itself once rather than on every pass.
-func (r *MTDConnectorReconciler) warnOnce(p *connectorPass, reason, msg string) {
-	if c := p.conds.get(v1.ConditionReady); c != nil && c.Reason == reason && c.Message == msg {
-		return
-	}
-	r.event(p.conn, corev1.EventTypeWarning, reason, "Reconcile", msg)
-}
-
-func (r *MTDConnectorReconciler) event(obj client.Object, kind, reason, action, note string) {
-	r.Recorder.Eventf(obj, nil, kind, reason, action, "%s", truncate(note, 1024))
 }

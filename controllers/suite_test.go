@@ -103,6 +103,18 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	pr := &controllers.DeviceRiskPolicyReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("mtd-operator"), Clients: cache,
+		Clock: clock.RealClock{}, MaxResync: resync,
+	}
+	if err := pr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := setupRemediation(mgr, cache); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {

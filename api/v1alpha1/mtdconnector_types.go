@@ -415,9 +415,10 @@ type DeviceRiskCounts struct {
 // ThreatSyncStatus is the threat sync loop's cursor, so that a restart neither re-reads
 // everything nor misses anything.
 type ThreatSyncStatus struct {
-	// cursor is the modification time up to which alerts have been processed.
+	// cursor is the modification time up to which alerts have been processed, with
+	// UES's sub-second precision: the next pass asks for alerts modified at or after it.
 	// +optional
-	Cursor *metav1.Time `json:"cursor,omitempty"`
+	Cursor *metav1.MicroTime `json:"cursor,omitempty"`
 	// lastRunTime is when the loop last finished a pass.
 	// +optional
 	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`

@@ -1,0 +1,343 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	kevents "k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
+	"github.com/mtd-operator/mtd-operator/controllers"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+)
+
+// The remediation tests drive time with two clocks that move together: the twin's
+// world clock (alert times, grace periods) and the FakeClock of the remediation
+// reconciler. A RequeueAfter computed on the fake clock would wait in real time, so
+// after moving both clocks a test pokes the remediations (an annotation change wakes
+// the reconciler); nothing sleeps.
+
+var (
+	remediationClock    *clocktesting.FakeClock
+	remediationClients  controllers.ClientSource
+	remediationRecorder kevents.EventRecorder
+)
+
+// clockLead puts the operator's clock this far ahead of the time a test starts from,
+// so that what the test creates next (an alert, an object) is already in its past.
+const clockLead = time.Minute
+
+// setupRemediation registers the threat sync, the remediation reconciler and the
+// active-threats count with the suite's manager.
+func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error {
+	remediationClock = clocktesting.NewFakeClock(time.Now())
+	remediationClients, remediationRecorder = clients, mgr.GetEventRecorder("mtd-operator")
+	opts := controller.Options{MaxConcurrentReconciles: 4}
+	sync := &controllers.ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients, Clock: clock.RealClock{}, MaxInterval: resync}
+	if err := sync.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	rem := &controllers.ThreatRemediationReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients, Clock: remediationClock}
+	if err := rem.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	return (&controllers.ActiveThreatsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, opts)
+}
+
+// freshRemediationReconciler is another instance, as after a restart or on a second
+// replica: nothing in memory, the same API server and clouds.
+func freshRemediationReconciler(poll time.Duration) *controllers.ThreatRemediationReconciler {
+	return &controllers.ThreatRemediationReconciler{Client: k8s, APIReader: k8s, Recorder: remediationRecorder,
+		Clients: remediationClients, Clock: remediationClock, PollInterval: poll}
+}
+
+// syncClocks sets the operator's clock to from + clockLead: the twin's time for
+// remediations opened by alerts, wall time for hand-made ones (whose plan starts at
+// the API server's creationTimestamp).
+func syncClocks(from time.Time) { remediationClock.SetTime(from.Add(clockLead)) }
+
+func twinNow(t *testing.T) time.Time {
+	t.Helper()
+	now, err := admin.Now(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return now
+}
+
+// advance moves both clocks by d and pokes the remediations so they look again.
+func advance(t *testing.T, d time.Duration, trs ...client.Object) {
+	t.Helper()
+	if _, err := admin.Advance(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	remediationClock.Step(d)
+	for _, tr := range trs {
+		poke(t, tr)
+	}
+}
+
+// poke changes a test annotation, which wakes the remediation reconciler.
+func poke(t *testing.T, obj client.Object) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"test.mtd.operator.dev/poke":%q}}}`, strconv.FormatInt(time.Now().UnixNano(), 10))
+	if err := k8s.Patch(context.Background(), obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// riskyTenant is an onboarded tenant whose UES risk assessment puts malware and
+// side-loaded apps at high risk and unsafe Wi-Fi at low.
+func riskyTenant(t *testing.T) tenant {
+	t.Helper()
+	tn := newTenant(t, true)
+	if err := admin.SetRiskAssessment(context.Background(), tn.ID, map[string]world.Risk{
+		"maliciousApplication": world.RiskHigh, "sideLoadedApplication": world.RiskHigh, "unsafeWifi": world.RiskLow,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+// enrolPhones enrols n Android phones of one new user in both clouds.
+func enrolPhones(t *testing.T, tn tenant, n int) []adminapi.DeviceView {
+	t.Helper()
+	ctx := context.Background()
+	u, err := admin.CreateUser(ctx, tn.ID, adminapi.User{UserPrincipalName: fmt.Sprintf("user%d@contoso.example", time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := admin.CreateDevices(ctx, tn.ID, adminapi.Device{DeviceName: "phone", Platform: "Android", OSVersion: "14", UserID: u.ID, Count: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created.Devices
+}
+
+func detect(t *testing.T, tn tenant, device, typ string) adminapi.AlertView {
+	t.Helper()
+	a, err := admin.Detect(context.Background(), tn.ID, device, adminapi.Detection{Type: typ, Detail: "com.example." + typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// remediationConnector creates a Ready connector for tn with the threat sync as
+// declared by mod. When the test ends its remediations go first, so the connector's
+// deletion is not held up by them.
+func remediationConnector(t *testing.T, tn tenant, mod func(*v1.MTDConnector)) *v1.MTDConnector {
+	t.Helper()
+	conn := connectorFor(namespace(t, tn), tn)
+	conn.Spec.ThreatSync = v1.ThreatSyncSpec{Enabled: ptr(true), Interval: &metav1.Duration{Duration: 10 * time.Second}}
+	if mod != nil {
+		mod(conn)
+	}
+	create(t, conn)
+	t.Cleanup(func() {
+		// The connector first, which stops its threat sync, then what holds it up.
+		ctx := context.Background()
+		if err := k8s.Delete(ctx, conn); err != nil {
+			t.Error(err)
+		}
+		eventually(t, 60*time.Second, "remediations deleted", func() (bool, string) {
+			if err := k8s.DeleteAllOf(ctx, &v1.ThreatRemediation{}, client.InNamespace(conn.Namespace)); err != nil {
+				return false, err.Error()
+			}
+			n := len(remediationsIn(t, conn.Namespace))
+			return n == 0, fmt.Sprint(n, " left")
+		})
+	})
+	return ready(t, conn)
+}
+
+func remediationsIn(t *testing.T, ns string, opts ...client.ListOption) []v1.ThreatRemediation {
+	t.Helper()
+	var list v1.ThreatRemediationList
+	if err := k8s.List(context.Background(), &list, append(opts, client.InNamespace(ns))...); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+// mustCreate creates obj; the connector's cleanup removes remediations.
+func mustCreate(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// handMade is a remediation a person would write, for a device of conn.
+func handMade(t *testing.T, conn *v1.MTDConnector, name string, device v1.DeviceReference, steps ...v1.RemediationStep) *v1.ThreatRemediation {
+	t.Helper()
+	tr := &v1.ThreatRemediation{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: conn.Namespace},
+		Spec:       v1.ThreatRemediationSpec{ConnectorRef: v1.LocalObjectReference{Name: v1.ObjectName(conn.Name)}, Device: device, Steps: steps},
+	}
+	return tr
+}
+
+func step(a v1.StepAction, after time.Duration) v1.RemediationStep {
+	return v1.RemediationStep{Action: a, After: &metav1.Duration{Duration: after}, RequiresApproval: a == v1.StepRetire || a == v1.StepWipe}
+}
+
+func getRemediation(t *testing.T, key types.NamespacedName) *v1.ThreatRemediation {
+	t.Helper()
+	var tr v1.ThreatRemediation
+	if err := k8s.Get(context.Background(), key, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return &tr
+}
+
+// waitRemediation waits until ok holds for the remediation and returns it.
+func waitRemediation(t *testing.T, key types.NamespacedName, what string, ok func(*v1.ThreatRemediation) bool) *v1.ThreatRemediation {
+	t.Helper()
+	var tr *v1.ThreatRemediation
+	eventually(t, 30*time.Second, what+" on "+key.Name, func() (bool, string) {
+		var cur v1.ThreatRemediation
+		if err := k8s.Get(context.Background(), key, &cur); err != nil {
+			return false, err.Error()
+		}
+		tr = &cur
+		return ok(tr), remediationText(tr)
+	})
+	return tr
+}
+
+func waitPhase(t *testing.T, obj client.Object, phase v1.RemediationPhase) *v1.ThreatRemediation {
+	t.Helper()
+	return waitRemediation(t, client.ObjectKeyFromObject(obj), "phase "+string(phase), func(tr *v1.ThreatRemediation) bool {
+		return tr.Status.Phase == phase
+	})
+}
+
+func waitStep(t *testing.T, obj client.Object, i int, state v1.StepState) *v1.ThreatRemediation {
+	t.Helper()
+	return waitRemediation(t, client.ObjectKeyFromObject(obj), fmt.Sprintf("step %d %s", i, state), func(tr *v1.ThreatRemediation) bool {
+		return stepState(tr, i) == state
+	})
+}
+
+func stepState(tr *v1.ThreatRemediation, i int) v1.StepState {
+	if rec := stepRecord(tr, i); rec != nil {
+		return rec.State
+	}
+	return ""
+}
+
+func stepRecord(tr *v1.ThreatRemediation, i int) *v1.StepRecord {
+	for j := range tr.Status.Steps {
+		if tr.Status.Steps[j].Index == int32(i) {
+			return &tr.Status.Steps[j]
+		}
+	}
+	return nil
+}
+
+func remediationText(tr *v1.ThreatRemediation) string {
+	s := fmt.Sprintf("phase %s; ", tr.Status.Phase)
+	for _, r := range tr.Status.Steps {
+		s += fmt.Sprintf("[%d %s %s: %s] ", r.Index, r.Action, r.State, r.Message)
+	}
+	return s + conditionsText(tr.Status.Conditions)
+}
+
+func readyReason(tr *v1.ThreatRemediation) string {
+	if c := meta.FindStatusCondition(tr.Status.Conditions, v1.ConditionReady); c != nil {
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ""
+}
+
+// Twin routes of the device actions and the UES alert API.
+const (
+	routeSync      = "POST /v1.0/deviceManagement/managedDevices/{id}/syncDevice"
+	routeLock      = "POST /v1.0/deviceManagement/managedDevices/{id}/remoteLock"
+	routeRetire    = "POST /v1.0/deviceManagement/managedDevices/{id}/retire"
+	routeWipe      = "POST /v1.0/deviceManagement/managedDevices/{id}/wipe"
+	routeAlerts    = "GET /ues/mobilealerts/v1"
+	routeIgnore    = "POST /ues/mobilealerts/v1/{id}/ignore"
+	routeUserGroup = "GET /v1.0/users/{id}/memberOf"
+)
+
+// actionCalls snapshots the device action counts, to compare after.
+func actionCalls(t *testing.T) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, r := range []string{routeSync, routeLock, routeRetire, routeWipe, routeIgnore} {
+		out[r] = calls(t, r)
+	}
+	return out
+}
+
+// callsSince reports how many calls each route got since the snapshot.
+func callsSince(t *testing.T, before map[string]int64) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for r, n := range actionCalls(t) {
+		out[r] = n - before[r]
+	}
+	return out
+}
+
+func reconcileOnce(t *testing.T, r *controllers.ThreatRemediationReconciler, obj client.Object) ctrl.Result {
+	t.Helper()
+	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// counter reads one counter with exactly the given labels (0 when absent).
+func counter(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	return findMetric(t, name, labels).GetCounter().GetValue()
+}
+
+// histogramCount reads the sample count of an unlabelled histogram.
+func histogramCount(t *testing.T, name string) uint64 {
+	t.Helper()
+	return findMetric(t, name, nil).GetHistogram().GetSampleCount()
+}
+
+// findMetric finds one metric with exactly the given labels, or nil (whose getters
+// read as zero).
+func findMetric(t *testing.T, name string, labels map[string]string) *dto.Metric {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := len(m.GetLabel()) == len(labels)
+			for k, v := range labels {
+				match = match && label(m, k) == v
+			}
+			if match {
+				return m
+			}
+		}
+	}
+	return nil
+}

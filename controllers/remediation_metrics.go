@@ -1,0 +1,37 @@
+package controllers
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
+)
+
+var (
+	activeThreats = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mtd_operator_active_threats",
+		Help: "Open (not Resolved, Failed or Expired) ThreatRemediations per MTDConnector, by threat type and risk; type manual for hand-made ones.",
+	}, []string{"namespace", "connector", "type", "risk"})
+	timeToResolve = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "mtd_operator_threat_time_to_resolve_seconds",
+		Help: "Time from a threat's detection to its remediation reaching Resolved.",
+		// 1 min .. ~45 days.
+		Buckets: prometheus.ExponentialBuckets(60, 3, 11),
+	})
+	stepsRun = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mtd_operator_remediation_steps_total",
+		Help: "Remediation steps that reached an outcome, by action and outcome (Succeeded, Failed, Skipped, DryRun).",
+	}, []string{"action", "outcome"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(activeThreats, timeToResolve, stepsRun)
+}
+
+func observeResolved(d time.Duration) { timeToResolve.Observe(d.Seconds()) }
+
+func observeStep(action v1.StepAction, outcome v1.StepState) {
+	stepsRun.WithLabelValues(string(action), string(outcome)).Inc()
+}
