@@ -33,6 +33,11 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
 manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the RBAC role from markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory -s chart-sync
+
+.PHONY: chart-sync
+chart-sync: ## Copy the generated CRDs and RBAC rules into charts/mtd-operator (run by manifests).
+	@hack/chart-sync.sh
 
 .PHONY: fmt
 fmt: ## Run gofmt on the code.
@@ -50,8 +55,49 @@ verify: $(CONTROLLER_GEN) ## Fail when generated files, go.mod or formatting are
 test: tools verify vet ## Build the tools when missing, verify generation, and run every test.
 	go test $(GO_TEST_FLAGS) ./...
 
+HELM := $(BIN)/helm
+KUBECTL := $(BIN)/kubectl
+
+$(HELM):
+	@hack/tools.sh helm
+
+$(KUBECTL):
+	@hack/tools.sh kubectl
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart (strict) and render it with its default values.
+	$(HELM) lint --strict charts/mtd-operator
+	$(HELM) template mtd-operator charts/mtd-operator --namespace mtd-operator-system >/dev/null
+
+.PHONY: kustomize-build
+kustomize-build: $(KUBECTL) ## Render the kustomize install (config/default).
+	$(KUBECTL) kustomize config/default
+
+.PHONY: test-chart
+test-chart: $(HELM) $(KUBECTL) ## Test the Helm chart and the kustomize overlays with the real helm and kubectl.
+	go test $(GO_TEST_FLAGS) ./test/chart/...
+
+.PHONY: test-e2e
+test-e2e: tools ## Run the end-to-end suite alone: the chart, the operator and twin binaries, kubectl.
+	go test $(GO_TEST_FLAGS) -v ./test/e2e/...
+
+##@ Demo
+
+.PHONY: demo
+demo: tools ## Run the product page's scenarios on a local stack and narrate them (DEMO_EXIT=1 to finish by itself).
+	go run ./hack/demo
+
 ##@ Build
 
 .PHONY: build
-build: ## Build the binaries into bin/.
-	go build -o $(BIN)/ ./cmd/...
+build: ## Build the operator (manager) and the twin (mtd-sim) into bin/.
+	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o $(BIN)/ ./cmd/...
+
+IMG ?= ghcr.io/mtd-operator/mtd-operator:$(VERSION)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CONTAINER_TOOL ?= docker
+
+.PHONY: docker-build
+docker-build: ## Build the operator image (IMG=...) with the Dockerfile.
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) \
+		--build-arg COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMG) .

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 generated() {
 	ls api/v1alpha1/zz_generated.deepcopy.go config/crd/bases/*.yaml config/rbac/role.yaml 2>/dev/null
+	# Copied into the Helm chart by `make manifests` (hack/chart-sync.sh).
+	ls charts/mtd-operator/templates/crds/*.yaml charts/mtd-operator/files/manager-role.yaml 2>/dev/null || true
 }
 snapshot() { generated | xargs sha256sum 2>/dev/null | sort; }
 
@@ -16,7 +18,7 @@ after=$(snapshot)
 status=0
 if [[ "$before" != "$after" ]]; then
 	echo "verify: generated files were stale and have been regenerated; commit them:" >&2
-	diff <(echo "$before") <(echo "$after") | sed -n 's/^> [0-9a-f]*  /  /p' >&2
+	diff <(echo "$before") <(echo "$after") | sed -n 's/^[<>] [0-9a-f]*  /  /p' | sort -u >&2
 	status=1
 fi
 

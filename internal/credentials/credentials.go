@@ -20,6 +20,7 @@ import (
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
+	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
@@ -61,6 +62,7 @@ type Cache struct {
 	// Limiters are shared by every client, so that two connectors of one tenant (or a
 	// rotated client) still share the tenant's budget.
 	intuneLimiters *intune.Limiters
+	uesLimiters    *outbound.Limiters
 
 	mu      sync.Mutex
 	entries map[types.UID]*Clients
@@ -69,6 +71,16 @@ type Cache struct {
 // NewCache makes a cache that reads through reader (the manager's cached client).
 func NewCache(reader client.Reader, f Factories) *Cache {
 	return &Cache{reader: reader, factories: f, intuneLimiters: intune.NewLimiters(), entries: map[types.UID]*Clients{}}
+}
+
+// WithLimits replaces the limiters every client shares (nil keeps the defaults: the
+// documented Intune limits, and the UES client's own default).
+func (c *Cache) WithLimits(intuneLimiters *intune.Limiters, uesLimiters *outbound.Limiters) *Cache {
+	if intuneLimiters != nil {
+		c.intuneLimiters = intuneLimiters
+	}
+	c.uesLimiters = uesLimiters
+	return c
 }
 
 // Get returns the connector's clients, building new ones only when an input changed.
@@ -84,7 +96,7 @@ func (c *Cache) Get(ctx context.Context, conn *v1.MTDConnector) (*Clients, error
 	if cached != nil && cached.Hash == hash {
 		return cached, nil
 	}
-	icfg.Limiters = c.intuneLimiters
+	icfg.Limiters, ucfg.Limiters = c.intuneLimiters, c.uesLimiters
 	ic, err := c.factories.Intune(ctx, icfg)
 	if err != nil {
 		return nil, &Error{Reason: ReasonInvalidCredential, Message: "building the Intune client: " + err.Error()}

@@ -11,15 +11,13 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
-	mtdv1alpha1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
+	"github.com/mtd-operator/mtd-operator/internal/scheme"
 )
 
 // Env is a running control plane.
@@ -39,21 +37,18 @@ func RepoRoot() string {
 }
 
 // Scheme returns a scheme with the built-in kinds and this project's API.
-func Scheme() *k8sruntime.Scheme {
-	s := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := mtdv1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func Scheme() *k8sruntime.Scheme { return scheme.New() }
 
 // Start starts etcd and kube-apiserver and installs the CRDs from config/crd/bases.
 // The binaries come from KUBEBUILDER_ASSETS or, when unset, the repository's bin/
 // (which `make tools` fills).
-func Start() (*Env, error) {
+func Start() (*Env, error) { return start(true) }
+
+// StartBare starts the control plane without the CRDs, for installing them as a user
+// would (helm install of the chart).
+func StartBare() (*Env, error) { return start(false) }
+
+func start(crds bool) (*Env, error) {
 	root := RepoRoot()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -64,10 +59,10 @@ func Start() (*Env, error) {
 			return nil, fmt.Errorf("control plane binary %s not found in %s: run `make tools` first", b, assets)
 		}
 	}
-	e := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
+	e := &envtest.Environment{BinaryAssetsDirectory: assets}
+	if crds {
+		e.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
+		e.ErrorIfCRDPathMissing = true
 	}
 	cfg, err := e.Start()
 	if err != nil {
@@ -102,11 +97,6 @@ func (e *Env) Kubectl(args ...string) (stdout, stderr string, err error) {
 
 // KubeConfig returns a kubeconfig for a cluster admin.
 func (e *Env) KubeConfig() ([]byte, error) { return e.admin.KubeConfig() }
-
-// CRDGroupResource names one of this project's resources.
-func CRDGroupResource(resource string) schema.GroupResource {
-	return schema.GroupResource{Group: mtdv1alpha1.GroupVersion.Group, Resource: resource}
-}
 
 func readAll(r io.Reader) string {
 	if r == nil {

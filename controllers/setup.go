@@ -1,0 +1,84 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/mtd-operator/mtd-operator/internal/credentials"
+	"github.com/mtd-operator/mtd-operator/internal/intune"
+	"github.com/mtd-operator/mtd-operator/internal/outbound"
+	"github.com/mtd-operator/mtd-operator/internal/ues"
+)
+
+// Options are the manager-wide settings of the reconcilers.
+type Options struct {
+	// DefaultResync applies where a connector sets no resyncInterval.
+	DefaultResync time.Duration
+	// MaxResync and MaxThreatSyncInterval cap every connector's intervals (0: no cap).
+	MaxResync             time.Duration
+	MaxThreatSyncInterval time.Duration
+	// MaxConcurrentReconciles is the number of workers per controller.
+	MaxConcurrentReconciles int
+	// MaxDestructiveActionsPerHour is a ceiling over every connector's own guardrail.
+	MaxDestructiveActionsPerHour int
+	// RemediationRetention and RemediationPollInterval: see ThreatRemediationReconciler.
+	RemediationRetention    time.Duration
+	RemediationPollInterval time.Duration
+	// UESRequestsPer10s limits UES calls per tenant; GraphLimitMargin lengthens the
+	// documented Intune windows.
+	UESRequestsPer10s int
+	GraphLimitMargin  time.Duration
+	// Clock is the reconcilers' clock (nil: the real one).
+	Clock clock.PassiveClock
+}
+
+// SetupAll registers the field indexes and every reconciler of the operator with mgr,
+// sharing one cache of cloud clients.
+func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
+	if err := SetupIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	intuneLimiters := intune.NewLimiters()
+	if o.GraphLimitMargin > 0 {
+		intuneLimiters = &intune.Limiters{
+			DeviceConfiguration: outbound.NewLimiters(o.GraphLimitMargin, intune.DeviceConfigurationLimits...),
+			Devices:             outbound.NewLimiters(o.GraphLimitMargin, intune.DevicesLimits...),
+			Identity:            outbound.NewLimiters(o.GraphLimitMargin, intune.DeviceConfigurationLimits...),
+		}
+	}
+	var uesLimiters *outbound.Limiters
+	if o.UESRequestsPer10s > 0 {
+		uesLimiters = outbound.NewLimiters(0, outbound.Window{Max: o.UESRequestsPer10s, Period: 10 * time.Second})
+	}
+	clients := credentials.NewCache(mgr.GetClient(), credentials.Factories{Intune: intune.New, UES: ues.New}).
+		WithLimits(intuneLimiters, uesLimiters)
+	rec := mgr.GetEventRecorder("mtd-operator")
+	copts := controller.Options{MaxConcurrentReconciles: max(o.MaxConcurrentReconciles, 1)}
+
+	if err := (&MTDConnectorReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Clock: clk,
+		DefaultResync: o.DefaultResync, MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	if err := (&DeviceRiskPolicyReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Clock: clk,
+		MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	if err := (&ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Clock: clk,
+		MaxInterval: o.MaxThreatSyncInterval}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	if err := (&ThreatRemediationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Clients: clients, Clock: clk,
+		Retention: o.RemediationRetention, PollInterval: o.RemediationPollInterval,
+		MaxDestructiveActionsPerHour: o.MaxDestructiveActionsPerHour}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	return (&ActiveThreatsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, copts)
+}

@@ -1,0 +1,231 @@
+// Command demo runs the product page's scenarios on a fresh machine and narrates them:
+// it starts the local stack (control plane built from source, the Helm chart, the twin,
+// the operator as the chart's ServiceAccount), applies config/samples, then shows what
+// was detected, what Intune decided, what access a device has and what remediation did,
+// with the kubectl tables a user would look at. It leaves everything running until
+// Ctrl-C, or exits by itself with DEMO_EXIT=1, and cleans up after itself.
+//
+//	make demo        (go run ./hack/demo)
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mtd-operator/mtd-operator/internal/sim"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/stack"
+)
+
+const (
+	exchange   = "00000002-0000-0ff1-ce00-000000000000"
+	sharePoint = "00000003-0000-0ff1-ce00-000000000000"
+	companyApp = "4e6d8c2a-3b5f-4a7e-9c1d-2f8b6a0e5d3c" // the sample policy's "Contoso Expenses"
+)
+
+type demo struct {
+	ctx context.Context
+	st  *stack.Stack
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	start := time.Now()
+	say("mtd-operator demo: BlackBerry Protect Mobile + Microsoft Intune, as code")
+	st, err := stack.Start(ctx, stack.Options{Log: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("cleaning up: stopping the operator, the twin and the control plane")
+		st.Close()
+	}()
+	if _, err := st.StartOperator(ctx, "operator"); err != nil {
+		return err
+	}
+	if err := st.ApplySamples(ctx); err != nil {
+		return err
+	}
+	d := &demo{ctx: ctx, st: st}
+	if err := d.waitReady(); err != nil {
+		return err
+	}
+	if err := d.maliciousApp(); err != nil {
+		return err
+	}
+	if err := d.manInTheMiddle(); err != nil {
+		return err
+	}
+	say("done in %s", time.Since(start).Round(time.Second))
+	fmt.Printf("\nEverything is still running. Try it yourself:\n  export KUBECONFIG=%s\n  kubectl get mtdc,drp,tr -n %s -o wide\n  (bin/kubectl is the kubectl built for this demo)\n", st.AdminKubeconfig, stack.SamplesNamespace)
+	if os.Getenv("DEMO_EXIT") == "1" {
+		return nil
+	}
+	fmt.Println("Press Ctrl-C to stop and clean up.")
+	<-ctx.Done()
+	return nil
+}
+
+func say(format string, args ...any) {
+	fmt.Printf("\n### "+format+"\n", args...)
+}
+
+func (d *demo) show(args ...string) {
+	out, err := d.st.Kubectl(d.ctx, args...)
+	fmt.Printf("$ kubectl %s\n", strings.Join(args, " "))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(out)
+}
+
+// wait polls cond for up to two minutes.
+func (d *demo) wait(what string, cond func() bool) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out waiting for %s", what)
+		}
+		select {
+		case <-d.ctx.Done():
+			return d.ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (d *demo) jsonpath(kind, name, path string) string {
+	out, _ := d.st.Kubectl(d.ctx, "get", kind, name, "-n", stack.SamplesNamespace, "-o", "jsonpath="+path)
+	return out
+}
+
+func (d *demo) waitReady() error {
+	say("the operator configures Intune's BlackBerry connector and the compliance and Conditional Access policies")
+	for _, obj := range [][2]string{{"mtdconnector", "blackberry"}, {"deviceriskpolicy", "mobile-threat-level"}} {
+		if err := d.wait(obj[0]+" Ready", func() bool {
+			return d.jsonpath(obj[0], obj[1], `{.status.conditions[?(@.type=="Ready")].status}`) == "True"
+		}); err != nil {
+			d.show("get", obj[0], obj[1], "-n", stack.SamplesNamespace, "-o", "yaml")
+			return err
+		}
+	}
+	d.show("get", "mtdconnectors,deviceriskpolicies", "-n", stack.SamplesNamespace, "-o", "wide")
+	return nil
+}
+
+// device finds a seeded device by name, with its user's principal name.
+func (d *demo) device(name string) (adminapi.DeviceView, string, error) {
+	snap, err := d.st.Admin.Snapshot(d.ctx)
+	if err != nil {
+		return adminapi.DeviceView{}, "", err
+	}
+	for _, t := range snap.Tenants {
+		for _, dev := range t.Devices {
+			if dev.DeviceName != name {
+				continue
+			}
+			for _, u := range t.Users {
+				if u.ID == dev.UserID {
+					return dev, u.UserPrincipalName, nil
+				}
+			}
+			return dev, dev.UserID, nil
+		}
+	}
+	return adminapi.DeviceView{}, "", fmt.Errorf("no device %s", name)
+}
+
+// app is a cloud app whose access the demo checks.
+type app struct{ id, label string }
+
+// report prints Intune's verdict and the device's access.
+func (d *demo) report(dev adminapi.DeviceView, apps []app, wifi bool) {
+	tenant := d.st.Sim[sim.EnvTenantID]
+	if v, err := d.st.Admin.Device(d.ctx, tenant, dev.EntraID); err == nil {
+		fmt.Printf("    Intune: %s is %s (partner reports %s)\n", dev.DeviceName, v.Compliance.State, v.Compliance.ThreatState)
+	}
+	for _, a := range apps {
+		res, err := d.st.Admin.AppAccess(d.ctx, tenant, adminapi.AppAccess{Device: dev.EntraID, User: dev.UserID, App: a.id})
+		if err != nil {
+			fmt.Println("   ", err)
+			continue
+		}
+		fmt.Printf("    %-32s %s\n", a.label+":", verdict(res.Allowed, res.Reason))
+	}
+	if wifi {
+		res, err := d.st.Admin.NetworkAccess(d.ctx, tenant, adminapi.NetworkAccess{Device: dev.EntraID})
+		if err == nil {
+			fmt.Printf("    %-32s %s\n", "corporate Wi-Fi (NAC):", verdict(res.Allowed, res.Reason))
+		}
+	}
+}
+
+func verdict(ok bool, reason string) string {
+	if ok {
+		return "ALLOWED"
+	}
+	return "BLOCKED (" + reason + ")"
+}
+
+// scenario runs one detection → block → remediation → access story.
+func (d *demo) scenario(deviceName, detection, detail string, apps []app, wifi bool) error {
+	tenant := d.st.Sim[sim.EnvTenantID]
+	dev, upn, err := d.device(deviceName)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("    before: %s (%s %s) belongs to %s\n", dev.DeviceName, dev.Platform, dev.OSVersion, upn)
+	d.report(dev, apps, wifi)
+	alert, err := d.st.Admin.Detect(d.ctx, tenant, dev.EntraID, adminapi.Detection{Type: detection, Detail: detail})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n    UES detected %s on %s: %s (alert %s)\n", detection, dev.DeviceName, detail, alert.ID)
+	d.report(dev, apps, wifi)
+	name := "threat-" + strings.ToLower(alert.ID)
+	if err := d.wait("the ThreatRemediation", func() bool { return d.jsonpath("threatremediation", name, "{.status.phase}") != "" }); err != nil {
+		return err
+	}
+	fmt.Println("\n    the operator's threat sync opened a ThreatRemediation and follows it:")
+	d.show("get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "wide")
+	fmt.Printf("\n    the user follows the BlackBerry Protect app's guidance and removes the threat\n")
+	if _, err := d.st.Admin.Remediate(d.ctx, tenant, dev.EntraID, detection); err != nil {
+		return err
+	}
+	d.report(dev, apps, wifi)
+	if err := d.wait("Resolved", func() bool { return d.jsonpath("threatremediation", name, "{.status.phase}") == "Resolved" }); err != nil {
+		return err
+	}
+	fmt.Println("\n    the remediation is resolved; its status is the audit trail:")
+	d.show("get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "wide")
+	fmt.Printf("    steps: %s\n", d.jsonpath("threatremediation", name, `{range .status.steps[*]}{.action}={.state} {end}`))
+	fmt.Printf("    time to resolve: %s\n", d.jsonpath("threatremediation", name, "{.status.timeToResolve}"))
+	return nil
+}
+
+func (d *demo) maliciousApp() error {
+	say("scenario 1: a malicious app blocks e-mail, OneDrive and company apps until it is removed")
+	return d.scenario("alice-Android-1", "maliciousApplication", "com.flashlight.free (Trojan)",
+		[]app{{exchange, "Exchange Online (e-mail)"}, {sharePoint, "SharePoint / OneDrive"}, {companyApp, "company app (Contoso Expenses)"}}, false)
+}
+
+func (d *demo) manInTheMiddle() error {
+	say("scenario 2: a man-in-the-middle network blocks the corporate Wi-Fi and SharePoint until the user leaves it")
+	return d.scenario("erin-iOS-1", "manInTheMiddle", "rogue access point \"CorpGuest\"",
+		[]app{{sharePoint, "SharePoint / OneDrive"}}, true)
+}

@@ -1,0 +1,354 @@
+// Package e2e runs the product end to end: the operator and twin binaries, the Helm
+// chart installed into a real control plane, the operator running with only the
+// chart's ServiceAccount token, the samples applied with real kubectl, and the product
+// page's scenarios checked through kubectl output and the twin's access checks.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/mtd-operator/mtd-operator/internal/sim"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/stack"
+)
+
+var (
+	st     *stack.Stack
+	leader *stack.Operator
+	ctx    = context.Background()
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	st, err = stack.Start(ctx, stack.Options{Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the stack:", err)
+		return 1
+	}
+	defer st.Close()
+	if leader, err = st.StartOperator(ctx, "operator-a"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := st.ApplySamples(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		for _, f := range []string{"operator-a.log", "operator-b.log"} {
+			if data, err := os.ReadFile(st.Dir + "/" + f); err == nil {
+				fmt.Fprintf(os.Stderr, "---- %s (last 40 lines)\n%s\n", f, tail(string(data), 40))
+			}
+		}
+	}
+	return code
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := st.Kubectl(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventually polls cond until it holds or two minutes pass (the operator runs as a
+// separate process here, sharing two cores with everything else).
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; last state:\n%s", what, state)
+		}
+		<-time.After(200 * time.Millisecond)
+	}
+}
+
+// kstatus computes what Flux and `kubectl wait`-style tooling see for an object.
+func kstatus(t *testing.T, kind, name string) (status.Status, string) {
+	t.Helper()
+	out := kubectl(t, "get", kind, name, "-n", stack.SamplesNamespace, "-o", "json")
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON([]byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := status.Compute(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Status, res.Message
+}
+
+func waitStatus(t *testing.T, kind, name string, want status.Status) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%s/%s to be %s", kind, name, want), func() (bool, string) {
+		got, msg := kstatus(t, kind, name)
+		return got == want, string(got) + ": " + msg + "\n" + kubectl(t, "get", kind, name, "-n", stack.SamplesNamespace, "-o", "wide")
+	})
+}
+
+func tenant() string { return st.Sim[sim.EnvTenantID] }
+
+// device finds a seeded device by name.
+func device(t *testing.T, name string) adminapi.DeviceView {
+	t.Helper()
+	snap, err := st.Admin.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range snap.Tenants {
+		for _, d := range tn.Devices {
+			if d.DeviceName == name {
+				return d
+			}
+		}
+	}
+	t.Fatalf("no device %s in the twin", name)
+	return adminapi.DeviceView{}
+}
+
+func appAllowed(t *testing.T, dev adminapi.DeviceView, app string) bool {
+	t.Helper()
+	res, err := st.Admin.AppAccess(ctx, tenant(), adminapi.AppAccess{Device: dev.EntraID, User: dev.UserID, App: app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Allowed
+}
+
+func wifiAllowed(t *testing.T, dev adminapi.DeviceView) bool {
+	t.Helper()
+	res, err := st.Admin.NetworkAccess(ctx, tenant(), adminapi.NetworkAccess{Device: dev.EntraID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Allowed
+}
+
+const (
+	exchange   = "00000002-0000-0ff1-ce00-000000000000"
+	sharePoint = "00000003-0000-0ff1-ce00-000000000000"
+)
+
+func TestSamplesBecomeCurrent(t *testing.T) {
+	waitStatus(t, "mtdconnector", "blackberry", status.CurrentStatus)
+	waitStatus(t, "deviceriskpolicy", "mobile-threat-level", status.CurrentStatus)
+	out := kubectl(t, "get", "mtdconnectors,deviceriskpolicies", "-n", stack.SamplesNamespace)
+	for _, want := range []string{"blackberry", "True", "Ready", "enabled", "mobile-threat-level", "low"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("kubectl get lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("kubectl get:\n%s", out)
+}
+
+// TestMaliciousAppScenario is the product page's first scenario: a malicious app is
+// detected, the device loses e-mail, SharePoint/OneDrive and company apps, a
+// ThreatRemediation follows the threat, and removing the app brings access back.
+func TestMaliciousAppScenario(t *testing.T) {
+	waitStatus(t, "deviceriskpolicy", "mobile-threat-level", status.CurrentStatus)
+	phone := device(t, "alice-Android-1")
+	if !appAllowed(t, phone, exchange) || !appAllowed(t, phone, sharePoint) {
+		t.Fatal("a clean device must reach e-mail and files")
+	}
+	alert, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "maliciousApplication", Detail: "com.flashlight.free (Trojan)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if appAllowed(t, phone, exchange) || appAllowed(t, phone, sharePoint) {
+		t.Fatal("Intune must mark the device non-compliant and Conditional Access block it")
+	}
+	name := "threat-" + strings.ToLower(alert.ID)
+	eventually(t, "a ThreatRemediation for the alert", func() (bool, string) {
+		out, err := st.Kubectl(ctx, "get", "threatremediation", name, "-n", stack.SamplesNamespace)
+		return err == nil && strings.Contains(out, "maliciousApplication"), out + fmt.Sprint(err)
+	})
+	if _, err := st.Admin.Remediate(ctx, tenant(), phone.EntraID, "maliciousApplication"); err != nil {
+		t.Fatal(err)
+	}
+	if !appAllowed(t, phone, exchange) || !appAllowed(t, phone, sharePoint) {
+		t.Fatal("access must return once the app is removed")
+	}
+	eventually(t, "the remediation Resolved", func() (bool, string) {
+		out := kubectl(t, "get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.phase}")
+		return out == "Resolved", out
+	})
+	t.Logf("kubectl get tr:\n%s", kubectl(t, "get", "threatremediations", "-n", stack.SamplesNamespace, "-o", "wide"))
+}
+
+// TestManInTheMiddleScenario is the product page's network scenarios: a
+// man-in-the-middle detection blocks the corporate Wi-Fi and SharePoint until the user
+// leaves the network.
+func TestManInTheMiddleScenario(t *testing.T) {
+	waitStatus(t, "deviceriskpolicy", "mobile-threat-level", status.CurrentStatus)
+	phone := device(t, "erin-iOS-1")
+	if !wifiAllowed(t, phone) || !appAllowed(t, phone, sharePoint) {
+		t.Fatal("a clean device must join the Wi-Fi and reach SharePoint")
+	}
+	alert, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "manInTheMiddle", Detail: "rogue access point CorpGuest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wifiAllowed(t, phone) || appAllowed(t, phone, sharePoint) {
+		t.Fatal("a man-in-the-middle must cost the device the Wi-Fi and SharePoint")
+	}
+	name := "threat-" + strings.ToLower(alert.ID)
+	eventually(t, "a ThreatRemediation for the network threat", func() (bool, string) {
+		out, err := st.Kubectl(ctx, "get", "threatremediation", name, "-n", stack.SamplesNamespace)
+		return err == nil, out + fmt.Sprint(err)
+	})
+	if _, err := st.Admin.Remediate(ctx, tenant(), phone.EntraID, "manInTheMiddle"); err != nil {
+		t.Fatal(err)
+	}
+	if !wifiAllowed(t, phone) || !appAllowed(t, phone, sharePoint) {
+		t.Fatal("access must return after leaving the network")
+	}
+	eventually(t, "the remediation Resolved", func() (bool, string) {
+		out := kubectl(t, "get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.phase}")
+		return out == "Resolved", out
+	})
+}
+
+// TestKstatusSeesProgressAndFailure: a policy waiting for its connector is InProgress;
+// a connector with a wrong secret is Failed, for Flux and Argo CD alike.
+func TestKstatusSeesProgressAndFailure(t *testing.T) {
+	waiting := `apiVersion: mtd.operator.dev/v1alpha1
+kind: DeviceRiskPolicy
+metadata: {name: waits-for-connector, namespace: ` + stack.SamplesNamespace + `}
+spec:
+  connectorRef: {name: not-yet}
+  displayName: waiting
+  platforms: [iOS]
+  maxAllowedRisk: low
+`
+	apply(t, waiting)
+	waitStatus(t, "deviceriskpolicy", "waits-for-connector", status.InProgressStatus)
+	kubectl(t, "delete", "deviceriskpolicy", "waits-for-connector", "-n", stack.SamplesNamespace, "--wait=true")
+
+	broken := `apiVersion: v1
+kind: Secret
+metadata: {name: wrong-secret, namespace: ` + stack.SamplesNamespace + `}
+stringData: {client-secret: not-the-secret}
+---
+apiVersion: mtd.operator.dev/v1alpha1
+kind: MTDConnector
+metadata: {name: broken, namespace: ` + stack.SamplesNamespace + `}
+spec:
+  suspend: false
+  intune:
+    tenantID: 11111111-2222-3333-4444-555555555555
+    clientID: ` + stack.SampleClientID + `
+    endpoints: {authorityURL: "` + st.Sim[sim.EnvAuthorityURL] + `", graphURL: "` + st.Sim[sim.EnvGraphURL] + `"}
+    caBundle: {name: twin-ca}
+    credentials: {clientSecret: {name: wrong-secret}}
+  ues:
+    baseURL: "` + st.Sim[sim.EnvUESURL] + `"
+    tenantID: ` + stack.SampleUESTenantID + `
+    caBundle: {name: twin-ca}
+    credentials: {secretName: ues-api-credentials}
+  threatSync: {enabled: false}
+`
+	apply(t, broken)
+	waitStatus(t, "mtdconnector", "broken", status.FailedStatus)
+	kubectl(t, "delete", "mtdconnector", "broken", "-n", stack.SamplesNamespace, "--wait=true")
+}
+
+func apply(t *testing.T, manifest string) {
+	t.Helper()
+	f, err := os.CreateTemp(st.Dir, "manifest-*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(manifest); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	kubectl(t, "apply", "-f", f.Name())
+}
+
+func deviceActionCalls(t *testing.T, action string) int64 {
+	t.Helper()
+	cs, err := st.Admin.Calls(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs["POST /v1.0/deviceManagement/managedDevices/{id}/"+action].Calls
+}
+
+// TestLeaderFailoverRunsNoStepTwice runs a second replica, kills the leader in the
+// middle of a plan, and checks that the other takes over and that each device action
+// ran exactly once.
+func TestLeaderFailoverRunsNoStepTwice(t *testing.T) {
+	standby, err := st.StartOperator(ctx, "operator-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "operator-a to lead", func() (bool, string) {
+		h, err := st.Leader(ctx)
+		return err == nil && h != "", h
+	})
+	syncs, locks := deviceActionCalls(t, "syncDevice"), deviceActionCalls(t, "remoteLock")
+	phone := device(t, "bob-Android-1")
+	plan := `apiVersion: mtd.operator.dev/v1alpha1
+kind: ThreatRemediation
+metadata: {name: failover, namespace: ` + stack.SamplesNamespace + `}
+spec:
+  connectorRef: {name: blackberry}
+  device: {entraDeviceID: ` + phone.EntraID + `}
+  approved: true
+  steps:
+  - action: syncDevice
+  - action: remoteLock
+    after: 8s
+`
+	apply(t, plan)
+	eventually(t, "the first step", func() (bool, string) {
+		return deviceActionCalls(t, "syncDevice") > syncs, "no syncDevice yet"
+	})
+	before, _ := st.Leader(ctx)
+	leader.Kill() // mid-plan: remoteLock is not due yet
+	eventually(t, "the standby to take the lease", func() (bool, string) {
+		h, err := st.Leader(ctx)
+		return err == nil && h != "" && h != before, "holder " + h
+	})
+	eventually(t, "the second step under the new leader", func() (bool, string) {
+		return deviceActionCalls(t, "remoteLock") > locks, "no remoteLock yet"
+	})
+	// Give a duplicate every chance to show: both steps recorded Succeeded, and the
+	// twin saw each action exactly once.
+	eventually(t, "both steps recorded", func() (bool, string) {
+		out := kubectl(t, "get", "threatremediation", "failover", "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.steps[*].state}")
+		return out == "Succeeded Succeeded", out
+	})
+	if s, l := deviceActionCalls(t, "syncDevice")-syncs, deviceActionCalls(t, "remoteLock")-locks; s != 1 || l != 1 {
+		t.Fatalf("after the failover: %d syncDevice and %d remoteLock calls, want 1 each", s, l)
+	}
+	leader = standby
+}
