@@ -79,6 +79,12 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 			r.finish(p, i, v1.StepDryRun, "dry run: would "+describe(step))
 			continue
 		}
+		// An ObserveOnly connector promises no writes to either cloud: its remediations
+		// record what they would do, but notify (an event, no cloud call) still runs.
+		if step.Action != v1.StepNotify && p.conn.Spec.ManagementPolicy == v1.ManagementPolicyObserveOnly {
+			r.finish(p, i, v1.StepDryRun, "the connector is ObserveOnly: would "+describe(step))
+			continue
+		}
 		if step.RequiresApproval && !tr.Spec.Approved {
 			r.await(p, i, summary{reason: ReasonAwaitingApproval, reconciling: true,
 				message: fmt.Sprintf("step %d (%s) waits for spec.approved: true", i, step.Action)})

@@ -29,6 +29,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simclient"
+	"github.com/mtd-operator/mtd-operator/internal/sim/simtest"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 	"github.com/mtd-operator/mtd-operator/internal/testenv"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
@@ -65,20 +66,13 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = kube.Stop() }()
 	k8s = kube.Client
-	if twin, err = sim.Start(ctx, sim.Options{}); err != nil {
+	t, err := simtest.Start(ctx, sim.Options{})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer twin.Close()
-	twinEnv = twin.Env()
-	if admin, err = simclient.FromEnv(twinEnv); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if twinCA, err = os.ReadFile(twinEnv[sim.EnvCAFile]); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer t.Close()
+	twin, twinEnv, admin, twinCA = t.Server, t.Env, t.Admin, t.CA
 
 	ctrl.SetLogger(logr.Discard())
 	mgr, err := ctrl.NewManager(kube.Config, ctrl.Options{
@@ -326,25 +320,8 @@ func reconciles(t *testing.T, name string) float64 {
 // gauge reads one gauge with exactly the given labels from the operator's registry.
 func gauge(t *testing.T, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			match := len(m.GetLabel()) == len(labels)
-			for k, v := range labels {
-				match = match && label(m, k) == v
-			}
-			if match {
-				return m.GetGauge().GetValue(), true
-			}
-		}
-	}
-	return 0, false
+	m := findMetric(t, name, labels)
+	return m.GetGauge().GetValue(), m != nil
 }
 
 func label(m *dto.Metric, name string) string {

@@ -515,3 +515,34 @@ func TestReplicasRacingOnADueStepSendItOnce(t *testing.T) {
 		t.Fatalf("remoteLock sent %d times by racing instances: %s", n, remediationText(got))
 	}
 }
+
+func TestObserveOnlyConnectorActsOnNoDevice(t *testing.T) {
+	tn := riskyTenant(t)
+	ph := enrolPhones(t, tn, 1)[0]
+	// Intune already as wanted, so the ObserveOnly connector is Ready with nothing to write.
+	if _, err := graphAs(t, tn).PatchConnector(context.Background(), intune.BlackBerryConnectorID,
+		intune.ConnectorSettings{AndroidEnabled: ptr(true), IOSEnabled: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) {
+		c.Spec.ManagementPolicy = v1.ManagementPolicyObserveOnly
+		c.Spec.Intune.ConnectorSettings = nil
+	})
+	syncClocks(time.Now())
+	before := actionCalls(t)
+	tr := handMade(t, conn, "observe-only", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)},
+		step(v1.StepNotify, 0), step(v1.StepSyncDevice, 0), step(v1.StepRemoteLock, 0))
+	mustCreate(t, tr)
+	got := waitPhase(t, tr, v1.PhaseResolved)
+	if rec := stepRecord(got, 0); rec.State != v1.StepSucceeded {
+		t.Fatalf("notify = %+v, want it run", rec)
+	}
+	for i := 1; i < len(got.Spec.Steps); i++ {
+		if rec := stepRecord(got, i); rec.State != v1.StepDryRun || !strings.Contains(rec.Message, "ObserveOnly") {
+			t.Fatalf("step %d = %+v, want DryRun for the ObserveOnly connector", i, rec)
+		}
+	}
+	if n := callsSince(t, before); n[routeSync]+n[routeLock] != 0 {
+		t.Fatalf("an ObserveOnly connector's remediation called %v", n)
+	}
+}
