@@ -249,6 +249,12 @@ func (r *ThreatRemediationReconciler) resolve(p *remediationPass, reason, msg st
 	now := metav1.NewTime(p.now)
 	s.Phase, s.ResolvedAt = v1.PhaseResolved, &now
 	s.TimeToResolve = &metav1.Duration{Duration: now.Sub(s.DetectedAt.Time)}
+	// Steps that never came due stay in the audit trail as not run, not as pending.
+	for i := range s.Steps {
+		if st := s.Steps[i].State; st == v1.StepPending || st == v1.StepAwaitingApproval {
+			s.Steps[i].State, s.Steps[i].CompletedAt, s.Steps[i].Message = v1.StepSkipped, &now, "not run: resolved before it was due"
+		}
+	}
 	p.conds.summarise(summary{ready: true, reason: reason, message: msg})
 	return ctrl.Result{RequeueAfter: r.retention()}, nil
 }
