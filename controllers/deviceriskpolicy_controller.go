@@ -40,8 +40,10 @@ type DeviceRiskPolicyReconciler struct {
 	Recorder events.EventRecorder
 	Clients  ClientSource
 	Clock    clock.PassiveClock
-	// MaxResync caps the resync interval, which otherwise follows the connector's.
-	MaxResync time.Duration
+	// DefaultResync applies when the connector sets no resyncInterval (default 5 min);
+	// MaxResync caps the interval, which otherwise follows the connector's.
+	DefaultResync time.Duration
+	MaxResync     time.Duration
 }
 
 // policyPass carries one reconcile of a DeviceRiskPolicy.
@@ -191,14 +193,7 @@ func (r *DeviceRiskPolicyReconciler) conclude(p *policyPass, err error) (ctrl.Re
 }
 
 func (r *DeviceRiskPolicyReconciler) resync(p *policyPass) time.Duration {
-	d := 5 * time.Minute
-	if p.conn != nil && p.conn.Spec.ResyncInterval != nil {
-		d = p.conn.Spec.ResyncInterval.Duration
-	}
-	if r.MaxResync > 0 {
-		d = min(d, r.MaxResync)
-	}
-	return d
+	return resyncInterval(p.conn, r.DefaultResync, r.MaxResync)
 }
 
 // finalize deletes (or orphans) what the policy created, then lets the object go.

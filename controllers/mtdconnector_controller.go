@@ -323,18 +323,8 @@ func (r *MTDConnectorReconciler) conclude(p *connectorPass, intuneErr, uesErr er
 // pace turns the outcome into the next visit: errors per requeueFor, health per a
 // jittered resync.
 func (r *MTDConnectorReconciler) pace(conn *v1.MTDConnector, err error) (ctrl.Result, error) {
-	resync := 5 * time.Minute
-	if r.DefaultResync > 0 {
-		resync = r.DefaultResync
-	}
-	if conn.Spec.ResyncInterval != nil {
-		resync = conn.Spec.ResyncInterval.Duration
-	}
-	if r.MaxResync > 0 {
-		resync = min(resync, r.MaxResync)
-	}
 	if err == nil {
-		return ctrl.Result{RequeueAfter: jitter(resync)}, nil
+		return ctrl.Result{RequeueAfter: jitter(resyncInterval(conn, r.DefaultResync, r.MaxResync))}, nil
 	}
 	return requeueFor(err)
 }

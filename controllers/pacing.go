@@ -6,6 +6,8 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
+
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 )
 
@@ -17,6 +19,27 @@ const (
 	// minThrottleWait keeps a Retry-After of 0 from becoming a hot loop.
 	minThrottleWait = time.Second
 )
+
+// defaultResync is the resync interval when neither the connector nor the manager
+// sets one.
+const defaultResync = 5 * time.Minute
+
+// resyncInterval is how often objects of conn re-read the clouds: the connector's
+// spec.resyncInterval, else the manager's default, capped by maxResync (0: no cap).
+// A nil conn (not yet found) uses the default.
+func resyncInterval(conn *v1.MTDConnector, def, maxResync time.Duration) time.Duration {
+	d := defaultResync
+	if def > 0 {
+		d = def
+	}
+	if conn != nil && conn.Spec.ResyncInterval != nil {
+		d = conn.Spec.ResyncInterval.Duration
+	}
+	if maxResync > 0 {
+		d = min(d, maxResync)
+	}
+	return d
+}
 
 // jitter spreads resyncs by up to ±10% so many objects do not hit a tenant together.
 func jitter(d time.Duration) time.Duration {

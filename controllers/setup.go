@@ -68,7 +68,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&DeviceRiskPolicyReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Clock: clk,
-		MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
+		DefaultResync: o.DefaultResync, MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
 	if err := (&ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Clock: clk,
