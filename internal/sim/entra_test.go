@@ -5,10 +5,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"math/big"
 	"net/url"
 	"os"
 	"slices"
@@ -22,34 +20,9 @@ import (
 
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/simtest"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 )
-
-// clientCert is a self-signed client certificate as an app owner uploads.
-type clientCert struct {
-	key     *rsa.PrivateKey
-	cert    *x509.Certificate
-	certPEM string
-	pem     []byte // cert + key, as azidentity.ParseCertificates reads
-}
-
-func newClientCert(t testing.TB) clientCert {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "mtd-operator"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(key))})
-	return clientCert{key: key, cert: cert, certPEM: string(certPEM), pem: append(certPEM, keyPEM...)}
-}
 
 func must[T any](v T, err error) T {
 	if err != nil {
@@ -80,9 +53,9 @@ func TestEntraDiscovery(t *testing.T) {
 func TestEntraCredentials(t *testing.T) {
 	tw := start(t, noThrottle)
 	tid := tw.env[sim.EnvTenantID]
-	cc := newClientCert(t)
-	certApp := must(tw.admin.CreateApp(ctx, tid, adminapi.App{DisplayName: "cert", Roles: []string{world.RolePolicyRead}, CertificatePEM: cc.certPEM}))
-	certs, key, err := azidentity.ParseCertificates(cc.pem, nil)
+	cc := simtest.NewClientCert(t)
+	certApp := must(tw.admin.CreateApp(ctx, tid, adminapi.App{DisplayName: "cert", Roles: []string{world.RolePolicyRead}, CertificatePEM: string(cc.CertPEM)}))
+	certs, key, err := azidentity.ParseCertificates(cc.PEM(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +92,8 @@ func TestEntraCredentials(t *testing.T) {
 	}
 
 	t.Run("unregistered certificate", func(t *testing.T) {
-		other := newClientCert(t)
-		certs, key, _ := azidentity.ParseCertificates(other.pem, nil)
+		other := simtest.NewClientCert(t)
+		certs, key, _ := azidentity.ParseCertificates(other.PEM(), nil)
 		cred := must(azidentity.NewClientCertificateCredential(tid, certApp.ClientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: tw.clientOptions(), DisableInstanceDiscovery: true}))
 		_, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
@@ -168,9 +141,9 @@ func TestEntraTokenErrors(t *testing.T) {
 	tw := start(t, noThrottle)
 	tid := tw.env[sim.EnvTenantID]
 	tokenURL := tw.env[sim.EnvAuthorityURL] + tid + "/oauth2/v2.0/token"
-	cc := newClientCert(t)
-	app := must(tw.admin.CreateApp(ctx, tid, adminapi.App{Roles: []string{}, CertificatePEM: cc.certPEM}))
-	stranger := newClientCert(t)
+	cc := simtest.NewClientCert(t)
+	app := must(tw.admin.CreateApp(ctx, tid, adminapi.App{Roles: []string{}, CertificatePEM: string(cc.CertPEM)}))
+	stranger := simtest.NewClientCert(t)
 	now := time.Now()
 	good := func(mut func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{"aud": tokenURL, "iss": app.ClientID, "sub": app.ClientID, "jti": world.NewID(),
@@ -207,13 +180,13 @@ func TestEntraTokenErrors(t *testing.T) {
 		{"wrong grant", form("grant_type", "password", "client_id", tw.env[sim.EnvClientID], "scope", scope, "client_secret", "x"), 400, "unsupported_grant_type", 70003},
 		{"scope without .default", form("grant_type", "client_credentials", "client_id", tw.env[sim.EnvClientID], "scope", "User.Read", "client_secret", "x"), 400, "invalid_scope", 1002012},
 		{"unknown resource", form("grant_type", "client_credentials", "client_id", tw.env[sim.EnvClientID], "scope", "https://example.com/.default", "client_secret", "x"), 400, "invalid_resource", 500011},
-		{"assertion PS256 ok", asrt(good(nil), cc.key, cc.cert, jwt.SigningMethodPS256), 200, "", 0},
-		{"assertion RS256 ok", asrt(good(nil), cc.key, cc.cert, jwt.SigningMethodRS256), 200, "", 0},
-		{"assertion wrong aud", asrt(good(func(c jwt.MapClaims) { c["aud"] = "https://login.example/token" }), cc.key, cc.cert, jwt.SigningMethodPS256), 401, "invalid_client", 700023},
-		{"assertion wrong iss", asrt(good(func(c jwt.MapClaims) { c["iss"] = world.NewID() }), cc.key, cc.cert, jwt.SigningMethodPS256), 401, "invalid_client", 700021},
-		{"assertion expired", asrt(good(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), cc.key, cc.cert, jwt.SigningMethodPS256), 401, "invalid_client", 700024},
-		{"assertion bad signature", asrt(good(nil), stranger.key, cc.cert, jwt.SigningMethodPS256), 401, "invalid_client", 700027},
-		{"assertion unregistered cert", asrt(good(nil), stranger.key, stranger.cert, jwt.SigningMethodPS256), 401, "invalid_client", 700027},
+		{"assertion PS256 ok", asrt(good(nil), cc.Key, cc.Cert, jwt.SigningMethodPS256), 200, "", 0},
+		{"assertion RS256 ok", asrt(good(nil), cc.Key, cc.Cert, jwt.SigningMethodRS256), 200, "", 0},
+		{"assertion wrong aud", asrt(good(func(c jwt.MapClaims) { c["aud"] = "https://login.example/token" }), cc.Key, cc.Cert, jwt.SigningMethodPS256), 401, "invalid_client", 700023},
+		{"assertion wrong iss", asrt(good(func(c jwt.MapClaims) { c["iss"] = world.NewID() }), cc.Key, cc.Cert, jwt.SigningMethodPS256), 401, "invalid_client", 700021},
+		{"assertion expired", asrt(good(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), cc.Key, cc.Cert, jwt.SigningMethodPS256), 401, "invalid_client", 700024},
+		{"assertion bad signature", asrt(good(nil), stranger.Key, cc.Cert, jwt.SigningMethodPS256), 401, "invalid_client", 700027},
+		{"assertion unregistered cert", asrt(good(nil), stranger.Key, stranger.Cert, jwt.SigningMethodPS256), 401, "invalid_client", 700027},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
