@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 
 var envKeys = []string{"MTD_SIM_AUTHORITY_URL", "MTD_SIM_GRAPH_URL", "MTD_SIM_UES_URL", "MTD_SIM_ADMIN_URL",
 	"MTD_SIM_CA_FILE", "MTD_SIM_TENANT_ID", "MTD_SIM_CLIENT_ID", "MTD_SIM_CLIENT_SECRET",
-	"MTD_SIM_UES_TENANT_ID", "MTD_SIM_UES_APP_ID", "MTD_SIM_UES_APP_SECRET"}
+	"MTD_SIM_UES_TENANT_ID", "MTD_SIM_UES_APP_ID", "MTD_SIM_UES_APP_SECRET", "MTD_SIM_UES_MODELLED"}
 
 // TestRun runs the CLI in-process: it must write every MTD_SIM_* key, serve
 // over HTTPS trusted via the CA file (for 127.0.0.1 and localhost), and shut
@@ -28,10 +29,14 @@ func TestRun(t *testing.T) {
 		caFile   string // expected MTD_SIM_CA_FILE; "" = a generated directory
 		keepsCA  bool
 		tenantID string
+		modelled string // MTD_SIM_UES_MODELLED
+		delay    string // GET /admin/reporting-delay
+		ues      int    // status of GET /ues/mobilealerts/v1 without a token
 	}{
-		{"given CA dir and ids", []string{"--ca-dir", caDir, "--seed-demo", "--throttle=false", "--tenant-id", "11111111-2222-3333-4444-555555555555"},
-			filepath.Join(caDir, "ca.crt"), true, "11111111-2222-3333-4444-555555555555"},
-		{"generated CA dir", []string{"--access-log"}, "", false, ""},
+		{"given CA dir and ids", []string{"--ca-dir", caDir, "--seed-demo", "--throttle=false", "--tenant-id", "11111111-2222-3333-4444-555555555555",
+			"--modelled-ues", "--report-delay", "90s"},
+			filepath.Join(caDir, "ca.crt"), true, "11111111-2222-3333-4444-555555555555", "true", `{"delay":"1m30s"}`, 401},
+		{"generated CA dir", []string{"--access-log"}, "", false, "", "false", `{"delay":"0s"}`, 404},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,7 +53,7 @@ func TestRun(t *testing.T) {
 				env["MTD_SIM_GRAPH_URL"] != strings.TrimSuffix(env["MTD_SIM_AUTHORITY_URL"], "/")+"/v1.0" ||
 				env["MTD_SIM_UES_URL"] != strings.TrimSuffix(env["MTD_SIM_AUTHORITY_URL"], "/")+"/ues" ||
 				(tc.caFile != "" && env["MTD_SIM_CA_FILE"] != tc.caFile) ||
-				(tc.tenantID != "" && env["MTD_SIM_TENANT_ID"] != tc.tenantID) {
+				(tc.tenantID != "" && env["MTD_SIM_TENANT_ID"] != tc.tenantID) || env["MTD_SIM_UES_MODELLED"] != tc.modelled {
 				t.Fatalf("env %v", env)
 			}
 
@@ -70,6 +75,13 @@ func TestRun(t *testing.T) {
 				}
 			}
 
+			if got := get(t, hc, env["MTD_SIM_ADMIN_URL"]+"/reporting-delay"); got.status != 200 || got.body != tc.delay {
+				t.Fatalf("reporting delay %d %s, want %s", got.status, got.body, tc.delay)
+			}
+			if got := get(t, hc, env["MTD_SIM_UES_URL"]+"/mobilealerts/v1"); got.status != tc.ues {
+				t.Fatalf("modelled route %d %s, want %d", got.status, got.body, tc.ues)
+			}
+
 			if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
@@ -89,6 +101,22 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+type answer struct {
+	status int
+	body   string
+}
+
+func get(t *testing.T, hc *http.Client, url string) answer {
+	t.Helper()
+	res, err := hc.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return answer{res.StatusCode, string(b)}
 }
 
 // readEnv polls for the env file until every key is there.
@@ -121,7 +149,8 @@ func readEnv(t *testing.T, path string, done <-chan error) map[string]string {
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--no-such-flag"}, {"--addr", "256.0.0.1:0"}, {"--throttle-window", "soon"}} {
+	for _, args := range [][]string{{"--no-such-flag"}, {"--addr", "256.0.0.1:0"}, {"--throttle-window", "soon"},
+		{"--report-delay", "soon"}, {"--report-delay", "-1s"}} {
 		if err := run(args); err == nil {
 			t.Errorf("run(%v) succeeded", args)
 		}

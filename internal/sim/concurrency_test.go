@@ -12,7 +12,7 @@ import (
 // TestConcurrentUse drives all three APIs and the admin API at once (run
 // with -race) and checks the world ends consistent.
 func TestConcurrentUse(t *testing.T) {
-	tw := start(t, noThrottle)
+	tw := start(t, noThrottle, modelled) // the alert listing races the detections
 	tw.apply(defaultSetup())
 	tid := tw.env[sim.EnvTenantID]
 	u := must(tw.admin.CreateUser(ctx, tid, adminapi.User{UserPrincipalName: "c@contoso.example"}))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
@@ -337,26 +338,78 @@ func TestGraphManagedDevicesPaging(t *testing.T) {
 			}
 		}
 	})
+	// One device synced an hour later, for lastSyncDateTime.
+	t0 := must(tw.admin.Now(ctx))
+	must(tw.admin.Advance(ctx, time.Hour))
+	synced := ios.Devices[1]
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+synced.IntuneID+"/syncDevice", nil), 204)
+	at := func(d time.Duration) string { return t0.Add(d).UTC().Format(time.RFC3339) }
+	a, b := ios.Devices[0].EntraID, ios.Devices[2].EntraID
 	for _, tc := range []struct {
 		filter string
 		want   int
+		only   string // the single device expected, by azureADDeviceId
 	}{
-		{"operatingSystem eq 'iOS'", 1000},
-		{"complianceState eq 'compliant'", 2500},
-		{"complianceState eq 'noncompliant'", 0},
-		{"operatingSystem eq 'Android' and deviceName eq 'and-7'", 1},
-		{"azureADDeviceId eq '" + ios.Devices[0].EntraID + "'", 1},
-		{"userPrincipalName eq 'pat@contoso.example'", 2500},
-		{"startswith(deviceName,'ios')", 2500}, // unsupported: ignored
-		{"osVersion eq '17.5'", 2500},          // unsupported property: ignored
+		// Honoured: azureADDeviceId/complianceState/operatingSystem eq, lastSyncDateTime lt, joined by and.
+		{"operatingSystem eq 'iOS'", 1000, ""},
+		{"OperatingSystem EQ 'ios'", 1000, ""}, // names and values compared case-insensitively
+		{"complianceState eq 'compliant'", 2500, ""},
+		{"complianceState eq 'noncompliant'", 0, ""},
+		{"operatingSystem eq 'iOS' and complianceState eq 'compliant'", 1000, ""},
+		{"azureADDeviceId eq '" + a + "'", 1, a},
+		{"lastSyncDateTime lt " + at(30*time.Minute), 2499, ""},
+		{"lastSyncDateTime lt " + at(2*time.Hour), 2500, ""},
+		{"lastSyncDateTime lt " + at(-time.Hour), 0, ""},
+		{"lastSyncDateTime lt " + at(2*time.Hour) + " and azureADDeviceId eq '" + synced.EntraID + "'", 1, synced.EntraID},
+		// An or chain answers its first alternative only.
+		{"azureADDeviceId eq '" + a + "' or azureADDeviceId eq '" + b + "'", 1, a},
+		{"azureADDeviceId eq '" + b + "' or azureADDeviceId eq '" + a + "'", 1, b},
+		// Anything else is ignored: every device comes back.
+		{"userId eq '" + u.ID + "'", 2500, ""},
+		{"partnerReportedThreatState eq 'highSeverity'", 2500, ""},
+		{"userPrincipalName eq 'nobody@contoso.example'", 2500, ""},
+		{"deviceName eq 'and-7'", 2500, ""},
+		{"id eq '" + ios.Devices[0].IntuneID + "'", 2500, ""},
+		{"operatingSystem eq 'Android' and deviceName eq 'and-7'", 2500, ""}, // one unsupported clause spoils all
+		{"azureADDeviceId eq '" + a + "' or deviceName eq 'x'", 2500, ""},
+		{"complianceState ne 'compliant'", 2500, ""},
+		{"lastSyncDateTime gt " + at(2*time.Hour), 2500, ""},
+		{"lastSyncDateTime lt '" + at(-time.Hour) + "'", 2500, ""}, // a string is no DateTimeOffset
+		{"lastSyncDateTime lt yesterday", 2500, ""},
+		{"startswith(deviceName,'ios')", 2500, ""},
+		{"osVersion eq '17.5'", 2500, ""},
+		{"(operatingSystem eq 'iOS')", 2500, ""},
 	} {
 		t.Run("$filter "+tc.filter, func(t *testing.T) {
 			all, _ := collect("?$filter=" + url.QueryEscape(tc.filter))
 			if len(all) != tc.want {
 				t.Fatalf("%d devices, want %d", len(all), tc.want)
 			}
+			if tc.only != "" && all[0]["azureADDeviceId"] != tc.only {
+				t.Fatalf("got %v, want azureADDeviceId %s", all[0]["azureADDeviceId"], tc.only)
+			}
 		})
 	}
+	t.Run("$filter pages with $top and $select", func(t *testing.T) {
+		all, pages := collect("?$top=300&$select=id,azureADDeviceId&$filter=" + url.QueryEscape("operatingSystem eq 'iOS'"))
+		if len(all) != 1000 || pages != 4 {
+			t.Fatalf("%d devices in %d pages", len(all), pages)
+		}
+		seen := map[string]bool{}
+		for _, d := range all {
+			if len(d) != 2 || seen[d["id"].(string)] {
+				t.Fatalf("item %v (duplicate or not selected)", d)
+			}
+			seen[d["id"].(string)] = true
+		}
+		if !seen[ios.Devices[999].IntuneID] {
+			t.Fatal("last iOS device missing")
+		}
+		r := tw.graph("GET", devicesPath+"?$top=300&$filter="+url.QueryEscape("operatingSystem eq 'iOS'"), nil)
+		if next := r.str("@odata.nextLink"); !strings.Contains(next, "$filter=") || !strings.Contains(next, "$top=300") {
+			t.Fatalf("nextLink %s does not repeat the query", next)
+		}
+	})
 	t.Run("bad parameters", func(t *testing.T) {
 		expectGraphError(t, tw.graph("GET", devicesPath+"?$top=0", nil), 400, "BadRequest", "$top")
 		expectGraphError(t, tw.graph("GET", devicesPath+"?$select=nope", nil), 400, "BadRequest", "nope")

@@ -39,6 +39,15 @@ func noThrottle(o *sim.Options) {
 	o.Throttling = &l
 }
 
+// modelled serves the modelled UES mobile routes (off by default, as on a
+// real tenant).
+func modelled(o *sim.Options) { o.ModelledUES = true }
+
+// reportDelay makes UES reports reach Intune d after a risk change.
+func reportDelay(d time.Duration) func(*sim.Options) {
+	return func(o *sim.Options) { o.ReportDelay = d }
+}
+
 func start(t testing.TB, opts ...func(*sim.Options)) *twin {
 	t.Helper()
 	var o sim.Options

@@ -11,31 +11,32 @@ import (
 
 const companyApp = "5f6a1b0e-7c3d-4e2f-9a8b-1c2d3e4f5a6b" // a line-of-business app registered in the tenant
 
-// setup is the operator's side of the integration, done through Graph and
-// UES exactly as the operator will: connector on for both platforms, the
-// risk assessment, one MTD compliance policy per platform at maxRisk, and a
+// setup is the integration as a tenant has it, on the documented surface
+// only: connector on for both platforms (Graph), the risk assessment (set in
+// the UES console, which the admin API stands in for: no REST route is
+// published), one MTD compliance policy per platform at maxRisk, and a
 // Conditional Access policy requiring compliant devices for e-mail,
-// SharePoint/OneDrive and the company app.
+// SharePoint/OneDrive and the company app (Graph).
 type setup struct {
 	maxRisk    string
 	grace      int
 	connector  map[string]any
 	assign     []any
 	caState    string
-	assessment map[string]string
+	assessment map[string]world.Risk
 }
 
 func defaultSetup() setup {
 	return setup{maxRisk: "low", caState: "enabled",
 		connector:  map[string]any{"androidEnabled": true, "iosEnabled": true},
 		assign:     []any{map[string]any{"target": map[string]any{"@odata.type": world.AllUsersTarget}}},
-		assessment: map[string]string{"maliciousApplication": "high", "manInTheMiddle": "high", "unsafeWifi": "medium", "sideLoadedApplication": "low"}}
+		assessment: map[string]world.Risk{"maliciousApplication": "high", "manInTheMiddle": "high", "unsafeWifi": "medium", "sideLoadedApplication": "low"}}
 }
 
 func (tw *twin) apply(s setup) {
 	tw.t.Helper()
 	expectStatus(tw.t, tw.graph("PATCH", bbConnector, s.connector), 200)
-	expectStatus(tw.t, tw.ues("PUT", "/mobilepolicies/v1/riskassessment", tw.uesToken(""), map[string]any{"detections": s.assessment}), 200)
+	must(0, tw.admin.SetRiskAssessment(ctx, tw.env[sim.EnvTenantID], s.assessment))
 	for _, typ := range []string{world.AndroidPolicyType, world.AndroidWorkPolicyType, world.IOSPolicyType} {
 		b := policyBody(typ, "MTD "+typ, s.maxRisk)
 		b["scheduledActionsForRule"] = blockAction(s.grace)
@@ -269,4 +270,96 @@ func TestComplianceRules(t *testing.T) {
 		expectStatus(t, tw.graph("POST", devicesPath+"/"+d.IntuneID+"/retire", nil), 204)
 		expectAccess(t, tw.access(d.EntraID, world.ExchangeOnlineApp), false, world.ExchangeOnlineApp, "wifi")
 	})
+}
+
+// TestReportDelayOverHTTP: with a report delay D, Intune (Graph) sees a risk
+// change D after it happened on the world clock, the admin clock delivering
+// what is due; UES itself knows the risk at once.
+func TestReportDelayOverHTTP(t *testing.T) {
+	const delay = 10 * time.Second
+	tw := start(t, noThrottle, reportDelay(delay))
+	tw.apply(defaultSetup())
+	tid := tw.env[sim.EnvTenantID]
+	if d := must(tw.admin.ReportingDelay(ctx)); d != delay {
+		t.Fatalf("reporting delay %v", d)
+	}
+	d := tw.phone(world.Android)
+	must(tw.admin.Advance(ctx, delay)) // the enrolment's first report arrives
+	if c, th := tw.intune(d); c != "compliant" || th != "secured" {
+		t.Fatalf("before: %s/%s", c, th)
+	}
+	uesTok := tw.uesToken("")
+
+	a := must(tw.admin.Detect(ctx, tid, d.UESID, adminapi.Detection{Type: "maliciousApplication"}))
+	if v := must(tw.admin.Device(ctx, tid, d.UESID)); v.Risk != world.RiskHigh || v.Reported == nil || *v.Reported != world.RiskSecured {
+		t.Fatalf("right after the detection: risk %s reported %v", v.Risk, v.Reported)
+	}
+	must(tw.admin.SetClock(ctx, a.Created.Add(delay-time.Second)))
+	if c, th := tw.intune(d); c != "compliant" || th != "secured" {
+		t.Fatalf("T+9s: %s/%s", c, th)
+	}
+	expectAccess(t, tw.access(d.EntraID, world.ExchangeOnlineApp), true, world.ExchangeOnlineApp, "wifi")
+	must(tw.admin.SetClock(ctx, a.Created.Add(delay)))
+	if c, th := tw.intune(d); c != "noncompliant" || th != "highSeverity" {
+		t.Fatalf("T+10s: %s/%s", c, th)
+	}
+	expectAccess(t, tw.access(d.EntraID, world.ExchangeOnlineApp), false, world.ExchangeOnlineApp, "wifi")
+	// The documented UES device detail dates the report at its arrival.
+	r := tw.ues("GET", "/devices/v2/"+d.UESID, uesTok, nil)
+	if want := a.Created.Add(delay).UTC().Format("2006-01-02T15:04:05.000Z"); r.str("date_last_modified") != want {
+		t.Fatalf("date_last_modified %s, want %s", r.str("date_last_modified"), want)
+	}
+
+	fixed := must(tw.admin.Remediate(ctx, tid, d.UESID, ""))
+	must(tw.admin.SetClock(ctx, fixed[0].Modified.Add(delay-time.Second)))
+	if c, th := tw.intune(d); c != "noncompliant" || th != "highSeverity" {
+		t.Fatalf("remediated, T+9s: %s/%s", c, th)
+	}
+	must(tw.admin.SetClock(ctx, fixed[0].Modified.Add(delay)))
+	if c, th := tw.intune(d); c != "compliant" || th != "secured" {
+		t.Fatalf("remediated, T+10s: %s/%s", c, th)
+	}
+	expectAccess(t, tw.access(d.EntraID, world.ExchangeOnlineApp), true, world.ExchangeOnlineApp, "wifi")
+}
+
+func TestReportingDelayAdmin(t *testing.T) {
+	tw := start(t, noThrottle)
+	tw.apply(defaultSetup())
+	tid := tw.env[sim.EnvTenantID]
+	if d := must(tw.admin.ReportingDelay(ctx)); d != 0 {
+		t.Fatalf("default delay %v", d)
+	}
+	d := tw.phone(world.IOS) // zero delay: reported at once
+	if c, th := tw.intune(d); c != "compliant" || th != "secured" {
+		t.Fatalf("enrolled: %s/%s", c, th)
+	}
+	if got := must(tw.admin.SetReportingDelay(ctx, 15*time.Minute)); got != 15*time.Minute {
+		t.Fatalf("set delay answered %v", got)
+	}
+	a := must(tw.admin.Detect(ctx, tid, d.UESID, adminapi.Detection{Type: "maliciousApplication"}))
+	if _, th := tw.intune(d); th != "secured" {
+		t.Fatalf("delayed report arrived at once: %s", th)
+	}
+	must(tw.admin.SetClock(ctx, a.Created.Add(15*time.Minute)))
+	if _, th := tw.intune(d); th != "highSeverity" {
+		t.Fatalf("after 15m: %s", th)
+	}
+
+	for _, body := range []string{`{"delay":"-1s"}`, `{"delay":"soon"}`, `{"delay":10}`, `{"seconds":10}`} {
+		if r := tw.call("PUT", tw.env[sim.EnvAdminURL]+"/reporting-delay", "", body); r.status != 400 || r.str("error") == "" {
+			t.Errorf("PUT %s: %d %s", body, r.status, r.raw)
+		}
+	}
+	r := tw.call("GET", tw.env[sim.EnvAdminURL]+"/reporting-delay", "", nil)
+	if r.status != 200 || string(r.raw) != `{"delay":"15m0s"}` {
+		t.Fatalf("GET %d %s", r.status, r.raw)
+	}
+	must(0, tw.admin.Reset(ctx)) // the delay is configuration: kept
+	if d := must(tw.admin.ReportingDelay(ctx)); d != 15*time.Minute {
+		t.Fatalf("delay after reset %v", d)
+	}
+	must(tw.admin.SetReportingDelay(ctx, 0))
+	if d := must(tw.admin.ReportingDelay(ctx)); d != 0 {
+		t.Fatalf("delay %v", d)
+	}
 }

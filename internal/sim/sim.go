@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,16 @@ type Options struct {
 	SeedDemo     bool          // add the demo groups, users and devices
 	NotOnboarded bool          // start without the BlackBerry connector in the default tenant
 	Throttling   *graph.Limits // nil = the documented Intune limits, enabled
+
+	// ModelledUES serves the modelled UES mobile routes (/mobiledevices/v1,
+	// /mobilealerts/v1, /mobilepolicies/v1/riskassessment,
+	// /integrations/v1/intune) and grants their scopes. Off (the default),
+	// UES is the documented API only, as a real tenant: those routes answer
+	// 404 as any unknown route.
+	ModelledUES bool
+	// ReportDelay is how long after a risk change UES's report reaches
+	// Intune (world time). 0 = at once.
+	ReportDelay time.Duration
 }
 
 // Server is a running twin.
@@ -76,11 +87,14 @@ const (
 	EnvUESTenantID  = "MTD_SIM_UES_TENANT_ID"
 	EnvUESAppID     = "MTD_SIM_UES_APP_ID"
 	EnvUESAppSecret = "MTD_SIM_UES_APP_SECRET"
+	// EnvUESModelled is "true" when the modelled UES mobile routes are
+	// served (Options.ModelledUES, --modelled-ues), else "false".
+	EnvUESModelled = "MTD_SIM_UES_MODELLED"
 )
 
 // EnvKeys lists the keys in the order they are written.
 var EnvKeys = []string{EnvAuthorityURL, EnvGraphURL, EnvUESURL, EnvAdminURL, EnvCAFile, EnvTenantID,
-	EnvClientID, EnvClientSecret, EnvUESTenantID, EnvUESAppID, EnvUESAppSecret}
+	EnvClientID, EnvClientSecret, EnvUESTenantID, EnvUESAppID, EnvUESAppSecret, EnvUESModelled}
 
 // Start listens, generates the PKI, seeds the world and serves until ctx
 // ends or Close is called.
@@ -104,7 +118,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		limits = *o.Throttling
 	}
 
+	if o.ReportDelay < 0 {
+		return nil, fmt.Errorf("sim: negative ReportDelay %v", o.ReportDelay)
+	}
 	s := &Server{World: world.New(), Stats: mw.NewStats(), Faults: mw.NewFaults(), opts: o, done: make(chan error, 1)}
+	s.World.SetReportDelay(o.ReportDelay)
 	if err := s.World.Reset(s.seed); err != nil {
 		return nil, err
 	}
@@ -136,7 +154,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	graphMux := mw.NewMux(s.Stats, s.Faults, graph.WriteError)
 	g.Register(graphMux)
 	uesMux := mw.NewMux(s.Stats, s.Faults, ues.WriteError)
-	ues.New(s.World).Register(uesMux)
+	u := ues.New(s.World)
+	u.Modelled = o.ModelledUES
+	u.Register(uesMux)
 	adminMux := mw.NewMux(s.Stats, s.Faults, admin.WriteError)
 	(&admin.Service{World: s.World, Stats: s.Stats, Faults: s.Faults, Throttle: g.Throttle, Seed: s.seed, Env: s.Env}).Register(adminMux)
 
@@ -226,6 +246,7 @@ func (s *Server) Env() map[string]string {
 		EnvUESTenantID:  o.UESTenantID,
 		EnvUESAppID:     o.UESAppID,
 		EnvUESAppSecret: o.UESAppSecret,
+		EnvUESModelled:  strconv.FormatBool(o.ModelledUES),
 	}
 }
 

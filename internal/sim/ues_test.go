@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,14 @@ func TestUESAuth(t *testing.T) {
 			if c["exp"].(float64)-c["iat"].(float64) != 1800 || c["tid"] != tw.env[sim.EnvUESTenantID] {
 				t.Fatalf("access token claims %v", c)
 			}
-			if scp, ok := c["scp"].([]any); !ok || len(scp) < 5 {
-				t.Fatalf("scp %v", c["scp"])
+			scp, ok := c["scp"].([]any)
+			if !ok || len(scp) != 7 {
+				t.Fatalf("scp %v, want the 7 documented scopes", c["scp"])
+			}
+			for _, sc := range scp {
+				if slices.Contains(world.ModelledUESScopes, sc.(string)) {
+					t.Fatalf("scp %v grants a modelled scope without ModelledUES", scp)
+				}
 			}
 		})
 	}
@@ -106,7 +113,11 @@ func TestUESAuth(t *testing.T) {
 		if scp := jwtClaims(t, tok)["scp"].([]any); len(scp) != 1 {
 			t.Fatalf("scp %v", scp)
 		}
-		expectStatus(t, tw.ues("GET", "/mobiledevices/v1", tok, nil), 403)
+		r = tw.ues("GET", "/devices/v2/"+world.NewID(), tok, nil) // device:read not granted
+		expectStatus(t, r, 403)
+		if !strings.Contains(r.str("message"), "device:read") {
+			t.Fatalf("403 body %s", r.raw)
+		}
 	})
 	t.Run("bearer and scopes", func(t *testing.T) {
 		limited := tw.uesToken("device:list")
@@ -114,9 +125,9 @@ func TestUESAuth(t *testing.T) {
 			t.Fatalf("scp %v", scp)
 		}
 		expectStatus(t, tw.ues("GET", "/devices/v2", limited, nil), 200)
-		r := tw.ues("GET", "/mobilealerts/v1", limited, nil)
+		r := tw.ues("GET", "/devices/v2/"+world.NewID(), limited, nil)
 		expectStatus(t, r, 403)
-		if !strings.Contains(r.str("message"), "mobilealert:list") {
+		if !strings.Contains(r.str("message"), "device:read") {
 			t.Fatalf("403 body %s", r.raw)
 		}
 		expectStatus(t, tw.ues("GET", "/devices/v2", "", nil), 401)
@@ -131,7 +142,7 @@ func TestUESAuth(t *testing.T) {
 }
 
 func TestUESResources(t *testing.T) {
-	tw := start(t, noThrottle, func(o *sim.Options) { o.SeedDemo = true })
+	tw := start(t, noThrottle, modelled, func(o *sim.Options) { o.SeedDemo = true })
 	tid := tw.env[sim.EnvTenantID]
 	tok := tw.uesToken("")
 
@@ -261,4 +272,91 @@ func TestUESResources(t *testing.T) {
 			t.Fatalf("integration %s", r.raw)
 		}
 	})
+}
+
+// modelledRoutes are the modelled UES mobile routes, served only with
+// Options.ModelledUES.
+var modelledRoutes = []struct{ method, path string }{
+	{"GET", "/mobiledevices/v1"}, {"GET", "/mobiledevices/v1/" + world.NewID()},
+	{"GET", "/mobilealerts/v1"}, {"GET", "/mobilealerts/v1/" + world.NewID()},
+	{"POST", "/mobilealerts/v1/" + world.NewID() + "/ignore"},
+	{"GET", "/mobilepolicies/v1/riskassessment"}, {"PUT", "/mobilepolicies/v1/riskassessment"},
+	{"DELETE", "/mobilepolicies/v1/riskassessment"}, {"GET", "/integrations/v1/intune"},
+}
+
+// TestUESDocumentedOnlyByDefault: without ModelledUES a modelled route
+// answers exactly as a route that does not exist (no authentication or scope
+// check first), while the documented API works.
+func TestUESDocumentedOnlyByDefault(t *testing.T) {
+	tw := start(t, noThrottle, func(o *sim.Options) { o.SeedDemo = true })
+	if tw.env[sim.EnvUESModelled] != "false" {
+		t.Fatalf("%s = %q", sim.EnvUESModelled, tw.env[sim.EnvUESModelled])
+	}
+	tok := tw.uesToken("") // the token route works
+	unknown := tw.ues("GET", "/nothing/v9", tok, nil)
+	expectStatus(t, unknown, 404)
+	if string(unknown.raw) != `{"message":"Resource not found."}` {
+		t.Fatalf("unknown route body %s", unknown.raw)
+	}
+	limited := tw.uesToken("device:list")
+	for _, rt := range modelledRoutes {
+		for name, token := range map[string]string{"no token": "", "full token": tok, "token without the scope": limited} {
+			t.Run(rt.method+" "+rt.path+" "+name, func(t *testing.T) {
+				var body any
+				if rt.method == "PUT" {
+					body = map[string]any{"detections": map[string]string{"maliciousApplication": "high"}}
+				}
+				r := tw.ues(rt.method, rt.path, token, body)
+				if r.status != unknown.status || string(r.raw) != string(unknown.raw) {
+					t.Fatalf("%d %s, want %d %s", r.status, r.raw, unknown.status, unknown.raw)
+				}
+			})
+		}
+	}
+	// A PUT that reached the model would have set an assessment.
+	if ra := must(tw.admin.Snapshot(ctx)).Tenants[0].RiskAssessment; len(ra) != 0 {
+		t.Fatalf("risk assessment %v set through an unserved route", ra)
+	}
+	r := tw.ues("GET", "/devices/v2?page_size=1", tok, nil)
+	expectStatus(t, r, 200)
+	if r.body["total_number_of_items"].(float64) != 10 || len(r.body["page_items"].([]any)) != 1 {
+		t.Fatalf("devices %s", r.raw)
+	}
+	id := r.body["page_items"].([]any)[0].(map[string]any)["id"].(string)
+	expectStatus(t, tw.ues("GET", "/devices/v2/"+id, tok, nil), 200)
+}
+
+// TestUESModelledOptIn: with ModelledUES every modelled route is served and
+// tokens carry the modelled scopes.
+func TestUESModelledOptIn(t *testing.T) {
+	tw := start(t, noThrottle, modelled)
+	if tw.env[sim.EnvUESModelled] != "true" {
+		t.Fatalf("%s = %q", sim.EnvUESModelled, tw.env[sim.EnvUESModelled])
+	}
+	tok := tw.uesToken("")
+	scp := jwtClaims(t, tok)["scp"].([]any)
+	for _, want := range world.ModelledUESScopes {
+		if !slices.Contains(scp, any(want)) {
+			t.Errorf("scp %v lacks %s", scp, want)
+		}
+	}
+	for _, rt := range modelledRoutes {
+		var body any
+		if rt.method == "PUT" {
+			body = map[string]any{"detections": map[string]string{"maliciousApplication": "high"}}
+		}
+		r := tw.ues(rt.method, rt.path, tok, body)
+		// Served: 2xx, or the route's own 404 for an unknown id (not the catch-all's).
+		if r.status >= 300 && (r.status != 404 || r.str("message") == "Resource not found.") {
+			t.Errorf("%s %s: %d %s", rt.method, rt.path, r.status, r.raw)
+		}
+		if r = tw.ues(rt.method, rt.path, "", body); r.status != 401 {
+			t.Errorf("%s %s without a token: %d %s", rt.method, rt.path, r.status, r.raw)
+		}
+	}
+	r := tw.ues("GET", "/mobilealerts/v1", tw.uesToken("device:list"), nil)
+	expectStatus(t, r, 403)
+	if !strings.Contains(r.str("message"), "mobilealert:list") {
+		t.Fatalf("403 body %s", r.raw)
+	}
 }

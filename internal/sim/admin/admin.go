@@ -94,6 +94,8 @@ func (s *Service) Register(m *mw.Mux) {
 	m.Handle("DELETE "+p+"/calls", func(w http.ResponseWriter, r *http.Request) { s.Stats.Reset(); w.WriteHeader(204) })
 	m.Handle("GET "+p+"/throttling", s.getThrottling)
 	m.Handle("PUT "+p+"/throttling", s.setThrottling)
+	m.Handle("GET "+p+"/reporting-delay", s.getReportingDelay)
+	m.Handle("PUT "+p+"/reporting-delay", s.setReportingDelay)
 	m.Handle("GET "+p+"/snapshot", s.snapshot)
 	m.Handle("POST "+p+"/reset", s.reset)
 	m.Handle(p+"/", func(w http.ResponseWriter, r *http.Request) {
@@ -625,6 +627,25 @@ func (s *Service) setThrottling(w http.ResponseWriter, r *http.Request) {
 		ConfigWrites: req.ConfigWrites, ConfigRequests: req.ConfigRequests, DevicesWrites: req.DevicesWrites,
 		DevicesRequests: req.DevicesRequests, TenantFactor: req.TenantFactor})
 	s.getThrottling(w, r)
+}
+
+func (s *Service) getReportingDelay(w http.ResponseWriter, r *http.Request) {
+	mw.WriteJSON(w, http.StatusOK, adminapi.ReportingDelay{Delay: s.World.ReportDelay().String()})
+}
+
+func (s *Service) setReportingDelay(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.ReportingDelay
+	if e := decode(r, &req); e != nil {
+		answer(w, r, 0, nil, e)
+		return
+	}
+	d, err := time.ParseDuration(req.Delay)
+	if err != nil || d < 0 {
+		answer(w, r, 0, nil, &herr{http.StatusBadRequest, "delay must be a non-negative Go duration such as 10s"})
+		return
+	}
+	s.World.SetReportDelay(d)
+	s.getReportingDelay(w, r)
 }
 
 func (s *Service) reset(w http.ResponseWriter, r *http.Request) {

@@ -179,6 +179,12 @@ type Reporting struct {
 	Enabled bool `json:"enabled"`
 }
 
+// ReportingDelay is how long (world time) a UES report takes to reach Intune,
+// as a Go duration ("0s", "10s", "15m"); "0s" delivers at once.
+type ReportingDelay struct {
+	Delay string `json:"delay"`
+}
+
 // PartnerState forces the connector's partnerState ("" clears).
 type PartnerState struct {
 	State string `json:"state"`

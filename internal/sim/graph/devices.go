@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mtd-operator/mtd-operator/internal/sim/mw"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
@@ -82,45 +83,73 @@ func deviceJSON(st *world.State, t *world.Tenant, d *world.Device) managedDevice
 	return md
 }
 
-// filterable are the managedDevices properties of the supported $filter subset.
-var filterable = map[string]bool{
-	"complianceState": true, "operatingSystem": true, "azureADDeviceId": true, "userPrincipalName": true,
-	"deviceName": true, "id": true, "partnerReportedThreatState": true, "userId": true,
+// deviceFilter is the managedDevices $filter as the service answers it
+// (reference/graph-intune.md, "Listing devices at scale"): only
+// azureADDeviceId eq, complianceState eq, operatingSystem eq (string
+// literals, compared case-insensitively) and lastSyncDateTime lt (a
+// DateTimeOffset literal) are honoured, joined by and. A filter with any other
+// clause is silently ignored, so every device is returned. Of an or chain
+// only the first alternative is applied ("azureADDeviceId eq 'a' or
+// azureADDeviceId eq 'b'" returns the first match only).
+type deviceFilter struct {
+	clauses []clause
+	before  time.Time // lastSyncDateTime lt, parsed
 }
 
-var filterableLower = func() map[string]bool {
-	m := map[string]bool{}
-	for k := range filterable {
-		m[strings.ToLower(k)] = true
+// parseDeviceFilter returns the filter to apply; ok is false when the filter
+// is empty or ignored.
+func parseDeviceFilter(f string) (deviceFilter, bool) {
+	expr, ok := parseFilter(f)
+	if !ok {
+		return deviceFilter{}, false
 	}
-	return m
-}()
-
-func (md *managedDevice) field(prop string) string {
-	switch prop {
-	case "compliancestate":
-		return md.ComplianceState
-	case "operatingsystem":
-		return md.OperatingSystem
-	case "azureaddeviceid":
-		return md.AzureADDeviceID
-	case "userprincipalname":
-		return md.UserPrincipalName
-	case "devicename":
-		return md.DeviceName
-	case "id":
-		return md.ID
-	case "partnerreportedthreatstate":
-		return md.PartnerReportedThreatState
-	case "userid":
-		return md.UserID
+	for _, alt := range expr {
+		for _, c := range alt {
+			if !deviceClauseSupported(c) {
+				return deviceFilter{}, false
+			}
+		}
 	}
-	return ""
+	df := deviceFilter{clauses: expr[0]}
+	for _, c := range df.clauses {
+		if c.prop == "lastsyncdatetime" {
+			t, _ := time.Parse(time.RFC3339Nano, c.value)
+			if df.before.IsZero() || t.Before(df.before) {
+				df.before = t
+			}
+		}
+	}
+	return df, true
 }
 
-func matches(md *managedDevice, clauses []eqClause) bool {
-	for _, c := range clauses {
-		if !strings.EqualFold(md.field(c.prop), c.value) {
+func deviceClauseSupported(c clause) bool {
+	switch c.prop {
+	case "azureaddeviceid", "compliancestate", "operatingsystem":
+		return c.op == "eq" && c.str
+	case "lastsyncdatetime":
+		_, err := time.Parse(time.RFC3339Nano, c.value)
+		return c.op == "lt" && !c.str && err == nil
+	}
+	return false
+}
+
+func (f *deviceFilter) matches(md *managedDevice, d *world.Device) bool {
+	for _, c := range f.clauses {
+		var v string
+		switch c.prop {
+		case "azureaddeviceid":
+			v = md.AzureADDeviceID
+		case "compliancestate":
+			v = md.ComplianceState
+		case "operatingsystem":
+			v = md.OperatingSystem
+		case "lastsyncdatetime":
+			if !d.LastSync.Before(f.before) {
+				return false
+			}
+			continue
+		}
+		if !strings.EqualFold(v, c.value) {
 			return false
 		}
 	}
@@ -200,14 +229,14 @@ func (s *Service) listDevices(c *call) {
 		c.fail(e.status, e.code, e.msg)
 		return
 	}
-	clauses, filtered := parseEqFilter(q.Get("$filter"), filterableLower)
+	filter, filtered := parseDeviceFilter(q.Get("$filter"))
 	s.do(c, func(st *world.State, t *world.Tenant) (int, any, *apiErr) {
 		all := t.ManagedDevices()
 		items := make([]any, 0, min(top, len(all)))
 		next := -1
 		for i := skip; i < len(all); i++ {
 			md := deviceJSON(st, t, all[i])
-			if filtered && !matches(&md, clauses) {
+			if filtered && !filter.matches(&md, all[i]) {
 				continue
 			}
 			if len(items) == top {

@@ -68,60 +68,104 @@ func parseSelect(s string) []string {
 	return out
 }
 
+// clause is one comparison of a $filter: "prop op literal". str tells a
+// quoted string literal (a doubled quote escapes a quote) from a bare one (a number or a
+// DateTimeOffset such as 2026-01-02T03:04:05Z).
+type clause struct {
+	prop  string // lower-cased
+	op    string // lower-cased: eq, ne, lt, le, gt, ge
+	value string
+	str   bool
+}
+
+// filterExpr is a parsed $filter: a disjunction ("or") of conjunctions
+// ("and"), "and" binding tighter, as in OData.
+type filterExpr [][]clause
+
+var filterOps = map[string]bool{"eq": true, "ne": true, "lt": true, "le": true, "gt": true, "ge": true}
+
+// parseFilter parses comparisons joined by "and"/"or". ok is false for an
+// empty filter and for anything else (functions, parentheses, not, a bad
+// literal); the services ignore such filters.
+func parseFilter(f string) (filterExpr, bool) {
+	f = strings.TrimSpace(f)
+	if f == "" {
+		return nil, false
+	}
+	out := filterExpr{nil}
+	for {
+		sp := strings.Fields(f)
+		if len(sp) < 3 || !filterOps[strings.ToLower(sp[1])] || strings.ContainsAny(sp[0], "()',") {
+			return nil, false
+		}
+		c := clause{prop: strings.ToLower(sp[0]), op: strings.ToLower(sp[1])}
+		rest := strings.TrimSpace(strings.TrimSpace(f[len(sp[0]):])[len(sp[1]):])
+		if strings.HasPrefix(rest, "'") {
+			var val strings.Builder
+			i := 1
+			for ; i < len(rest); i++ {
+				if rest[i] == '\'' {
+					if i+1 < len(rest) && rest[i+1] == '\'' {
+						val.WriteByte('\'')
+						i++
+						continue
+					}
+					break
+				}
+				val.WriteByte(rest[i])
+			}
+			if i >= len(rest) {
+				return nil, false // unterminated literal
+			}
+			c.value, c.str = val.String(), true
+			rest = rest[i+1:]
+		} else {
+			lit := strings.Fields(rest)[0]
+			if strings.ContainsAny(lit, "()',") {
+				return nil, false
+			}
+			c.value, rest = lit, rest[len(lit):]
+		}
+		out[len(out)-1] = append(out[len(out)-1], c)
+		f = strings.TrimSpace(rest)
+		if f == "" {
+			return out, true
+		}
+		sp = strings.Fields(f)
+		switch strings.ToLower(sp[0]) {
+		case "and":
+		case "or":
+			out = append(out, nil)
+		default:
+			return nil, false
+		}
+		if f = strings.TrimSpace(f[len(sp[0]):]); f == "" {
+			return nil, false // dangling and/or
+		}
+	}
+}
+
 // eqClause is one "property eq 'literal'" of a $filter.
 type eqClause struct {
 	prop  string
 	value string
 }
 
-// parseEqFilter parses the documented $filter subset: clauses
-// "prop eq 'literal'" joined by "and", with ” escaping a quote. ok is false
-// for anything else; such filters are ignored as the service does.
+// parseEqFilter parses the directory's $filter subset: clauses
+// "prop eq 'literal'" joined by "and", on allowed (lower-cased) properties.
+// ok is false for anything else; such filters are ignored as the service
+// does.
 func parseEqFilter(f string, allowed map[string]bool) ([]eqClause, bool) {
-	f = strings.TrimSpace(f)
-	if f == "" {
+	expr, ok := parseFilter(f)
+	if !ok || len(expr) != 1 {
 		return nil, false
 	}
-	var out []eqClause
-	for f != "" {
-		sp := strings.Fields(f)
-		if len(sp) < 3 || !strings.EqualFold(sp[1], "eq") || !allowed[strings.ToLower(sp[0])] {
+	out := make([]eqClause, 0, len(expr[0]))
+	for _, c := range expr[0] {
+		if c.op != "eq" || !c.str || !allowed[c.prop] {
 			return nil, false
 		}
-		prop := strings.ToLower(sp[0])
-		rest := strings.TrimSpace(strings.TrimSpace(f[len(sp[0]):])[len(sp[1]):])
-		if !strings.HasPrefix(rest, "'") {
-			return nil, false
-		}
-		var val strings.Builder
-		i := 1
-		for ; i < len(rest); i++ {
-			if rest[i] == '\'' {
-				if i+1 < len(rest) && rest[i+1] == '\'' {
-					val.WriteByte('\'')
-					i++
-					continue
-				}
-				break
-			}
-			val.WriteByte(rest[i])
-		}
-		if i >= len(rest) {
-			return nil, false // unterminated literal
-		}
-		out = append(out, eqClause{prop, val.String()})
-		f = strings.TrimSpace(rest[i+1:])
-		if f == "" {
-			break
-		}
-		sp = strings.Fields(f)
-		if !strings.EqualFold(sp[0], "and") {
-			return nil, false
-		}
-		f = strings.TrimSpace(f[len(sp[0]):])
-		if f == "" {
-			return nil, false
-		}
+		out = append(out, eqClause{c.prop, c.value})
 	}
 	return out, true
 }

@@ -281,6 +281,25 @@ func (c *Client) SetThrottling(ctx context.Context, t adminapi.Throttling) (admi
 	return out, c.do(ctx, http.MethodPut, "/throttling", t, &out)
 }
 
+// ReportingDelay returns how long (world time) a UES report takes to reach Intune.
+func (c *Client) ReportingDelay(ctx context.Context) (time.Duration, error) {
+	var out adminapi.ReportingDelay
+	if err := c.do(ctx, http.MethodGet, "/reporting-delay", nil, &out); err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(out.Delay)
+}
+
+// SetReportingDelay sets the report delay (0 = at once) and returns it.
+// Reports already on their way keep their due time.
+func (c *Client) SetReportingDelay(ctx context.Context, d time.Duration) (time.Duration, error) {
+	var out adminapi.ReportingDelay
+	if err := c.do(ctx, http.MethodPut, "/reporting-delay", adminapi.ReportingDelay{Delay: d.String()}, &out); err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(out.Delay)
+}
+
 // Snapshot returns the whole world.
 func (c *Client) Snapshot(ctx context.Context) (adminapi.Snapshot, error) {
 	var out adminapi.Snapshot

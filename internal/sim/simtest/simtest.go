@@ -21,7 +21,9 @@ type Twin struct {
 	CA []byte
 }
 
-// Start starts the twin on 127.0.0.1 with o; Close it when done.
+// Start starts the twin on 127.0.0.1 with o; Close it when done. UES serves
+// the documented API only unless o.ModelledUES is set; o.ReportDelay delays
+// UES's risk reports to Intune (world time).
 func Start(ctx context.Context, o sim.Options) (*Twin, error) {
 	srv, err := sim.Start(ctx, o)
 	if err != nil {

@@ -1,8 +1,9 @@
 // Package ues is the twin's BlackBerry UES (Cylance) API: the documented
-// authentication, paging and /devices/v2, plus the modelled mobile API
-// (mobile devices with risk, mobile alerts, the risk assessment policy and
-// the Intune integration status) in the documented API's conventions. See
-// docs/ues-api.md for which is which.
+// authentication, paging and /devices/v2, plus, only when Service.Modelled is
+// set, the modelled mobile API (mobile devices with risk, mobile alerts, the
+// risk assessment policy and the Intune integration status) in the
+// documented API's conventions. A real tenant has none of the modelled
+// routes. See docs/ues-api.md for which is which.
 package ues
 
 import (
@@ -34,6 +35,12 @@ const (
 
 // Service serves UES.
 type Service struct {
+	// Modelled serves the modelled mobile routes and grants their scopes.
+	// Off (the default), those routes answer as any unknown route does (404
+	// "Resource not found.", no authentication) and their scopes are unknown,
+	// as on a real tenant. Set it before Register.
+	Modelled bool
+
 	w   *world.World
 	key []byte
 	now func() time.Time // wall time, as for Entra tokens
@@ -56,6 +63,17 @@ func (s *Service) Register(m *mw.Mux) {
 	m.Handle("POST "+Prefix+"/auth/v2/token", s.token)
 	s.handle(m, "GET "+Prefix+"/devices/v2", "device:list", s.listDevices)
 	s.handle(m, "GET "+Prefix+"/devices/v2/{id}", "device:read", s.getDevice)
+	if s.Modelled {
+		s.registerModelled(m)
+	}
+	m.Handle(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, http.StatusNotFound, "", "Resource not found.")
+	})
+}
+
+// registerModelled mounts the modelled mobile routes (docs/ues-api.md,
+// "Modelled").
+func (s *Service) registerModelled(m *mw.Mux) {
 	s.handle(m, "GET "+Prefix+"/mobiledevices/v1", "mobiledevice:list", s.listMobileDevices)
 	s.handle(m, "GET "+Prefix+"/mobiledevices/v1/{id}", "mobiledevice:read", s.getMobileDevice)
 	s.handle(m, "GET "+Prefix+"/mobilealerts/v1", "mobilealert:list", s.listAlerts)
@@ -65,9 +83,6 @@ func (s *Service) Register(m *mw.Mux) {
 	s.handle(m, "PUT "+Prefix+"/mobilepolicies/v1/riskassessment", "mobilepolicy:update", s.putRiskAssessment)
 	s.handle(m, "DELETE "+Prefix+"/mobilepolicies/v1/riskassessment", "mobilepolicy:update", s.deleteRiskAssessment)
 	s.handle(m, "GET "+Prefix+"/integrations/v1/intune", "integration:read", s.getIntegration)
-	m.Handle(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, http.StatusNotFound, "", "Resource not found.")
-	})
 }
 
 // clientClaims are the claims of the client-signed auth JWT.
@@ -190,13 +205,19 @@ func checkClientClaims(c *clientClaims, now time.Time) *uesErr {
 }
 
 func (s *Service) issue(t *world.Tenant, app *world.UESApp, requested string) (string, *uesErr) {
-	scopes := slices.Clone(app.Scopes)
+	granted := slices.DeleteFunc(slices.Clone(app.Scopes), func(sc string) bool {
+		return !s.Modelled && slices.Contains(world.ModelledUESScopes, sc) // unknown to a real tenant
+	})
+	scopes := granted
 	if requested != "" {
-		scopes = scopes[:0]
+		scopes = nil
 		for _, sc := range strings.Split(requested, ",") {
-			if sc = strings.TrimSpace(sc); slices.Contains(app.Scopes, sc) && !slices.Contains(scopes, sc) {
+			if sc = strings.TrimSpace(sc); slices.Contains(granted, sc) && !slices.Contains(scopes, sc) {
 				scopes = append(scopes, sc)
 			}
+		}
+		if scopes == nil {
+			scopes = []string{}
 		}
 	}
 	now := s.now()

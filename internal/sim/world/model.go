@@ -111,13 +111,18 @@ var OperatorRoles = []string{
 	RoleDevicesPrivileged, RoleCAReadWrite, RolePolicyRead, RoleGroupMemberRead, RoleDeviceRead,
 }
 
-// UES scopes: the documented ones plus the modelled mobile scopes.
-var UESScopes = []string{
-	"device:list", "device:read", "device:update", "threat:list", "policy:read",
-	"zone:list", "user:list",
+// ModelledUESScopes are the scopes of the modelled mobile routes; a real UES
+// tenant knows none of them.
+var ModelledUESScopes = []string{
 	"mobiledevice:list", "mobiledevice:read", "mobilealert:list", "mobilealert:update",
 	"mobilepolicy:read", "mobilepolicy:update", "integration:read",
 }
+
+// UES scopes: the documented ones plus the modelled mobile scopes.
+var UESScopes = append([]string{
+	"device:list", "device:read", "device:update", "threat:list", "policy:read",
+	"zone:list", "user:list",
+}, ModelledUESScopes...)
 
 // Tenant is an Entra tenant with its Intune service and the UES tenant linked
 // to it (the link the Global Admin consent creates).

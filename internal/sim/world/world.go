@@ -23,6 +23,18 @@ type World struct {
 	tenants map[string]*Tenant
 	byUES   map[string]*Tenant
 	order   []string
+
+	// reportDelay is how long a UES report takes to reach Intune; pending
+	// holds the reports on their way, ordered by due time.
+	reportDelay time.Duration
+	pending     []pendingReport
+}
+
+// pendingReport is a UES report of one device, delivered to Intune at due.
+type pendingReport struct {
+	t   *Tenant
+	d   *Device
+	due time.Time
 }
 
 // New returns an empty world on wall time.
@@ -36,18 +48,39 @@ type State struct {
 	Now time.Time
 }
 
-// Run calls fn with the world locked.
+// Run calls fn with the world locked, after delivering every UES report due
+// by now, so fn sees exactly what Intune has received by then.
 func (w *World) Run(fn func(s *State)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	fn(&State{w: w, Now: w.Clock.Now()})
+	s := &State{w: w, Now: w.Clock.Now()}
+	s.deliverDue()
+	fn(s)
 }
 
-// Reset empties the world, puts the clock back on wall time and runs seed.
+// SetReportDelay sets how long (world time) a UES report takes to reach
+// Intune; 0 delivers at once. Reports already on their way keep their due
+// time. A negative d counts as 0.
+func (w *World) SetReportDelay(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reportDelay = max(d, 0)
+}
+
+// ReportDelay returns the report delay.
+func (w *World) ReportDelay() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.reportDelay
+}
+
+// Reset empties the world (reports on their way included), puts the clock
+// back on wall time and runs seed. The report delay is kept.
 func (w *World) Reset(seed func(s *State) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.tenants, w.byUES, w.order = map[string]*Tenant{}, map[string]*Tenant{}, nil
+	w.pending = nil
 	w.Clock.Reset()
 	if seed == nil {
 		return nil
@@ -362,7 +395,9 @@ func (s *State) DeviceRisk(t *Tenant, d *Device) Risk {
 
 // report sends the device's current risk to Intune if UES is reporting and
 // the connector is on for its platform, or drops Intune's partner data when
-// the connector no longer carries it.
+// the connector no longer carries it (Intune's side: at once). With a report
+// delay the report is sent now and arrives delay later, carrying the
+// device's risk at arrival (see deliverDue).
 func (s *State) report(t *Tenant, d *Device) {
 	c := t.Connectors[BlackBerryConnectorID]
 	if c == nil || !c.EnabledFor(d.Platform) || !d.InUES {
@@ -372,10 +407,65 @@ func (s *State) report(t *Tenant, d *Device) {
 	if !t.UES.Reporting {
 		return // Intune keeps the last report; the heartbeat ages
 	}
+	if s.w.reportDelay > 0 {
+		s.schedule(t, d, s.Now.Add(s.w.reportDelay))
+		return
+	}
+	s.deliver(t, d)
+}
+
+// deliver is a report arriving in Intune at s.Now: the partner data, UES's
+// last report time, and a check-in (starts or clears the grace period).
+// Conditions are checked again on arrival: a report sent while the connector
+// was on but arriving after it was turned off (or after reporting stopped)
+// changes nothing but what the connector change did.
+func (s *State) deliver(t *Tenant, d *Device) {
+	c := t.Connectors[BlackBerryConnectorID]
+	if c == nil || !c.EnabledFor(d.Platform) || !d.InUES {
+		d.HasReport = false
+		return
+	}
+	if !t.UES.Reporting {
+		return
+	}
 	d.HasReport, d.Reported, d.ReportedAt = true, s.DeviceRisk(t, d), s.Now
 	t.UES.LastReport = s.Now
-	s.Evaluate(t, d) // a check-in: starts or clears the grace period
+	s.Evaluate(t, d)
 }
+
+// schedule queues a report of d due at due, keeping the queue ordered by due
+// time (reports due at the same time keep their order).
+func (s *State) schedule(t *Tenant, d *Device, due time.Time) {
+	q := s.w.pending
+	i := len(q)
+	for i > 0 && q[i-1].due.After(due) { // almost always appends
+		i--
+	}
+	s.w.pending = slices.Insert(q, i, pendingReport{t: t, d: d, due: due})
+}
+
+// deliverDue delivers every pending report due by s.Now, each at its own due
+// time (so ReportedAt, LastReport and a grace period start at arrival). Every
+// Run calls it first, and every change happens inside a Run, so the risk a
+// report carries is the device's risk at its due time.
+func (s *State) deliverDue() {
+	n := 0
+	for n < len(s.w.pending) && !s.w.pending[n].due.After(s.Now) {
+		p := s.w.pending[n]
+		(&State{w: s.w, Now: p.due}).deliver(p.t, p.d)
+		n++
+	}
+	switch {
+	case n == len(s.w.pending):
+		s.w.pending = nil
+	case n > 0:
+		clear(s.w.pending[:n])
+		s.w.pending = s.w.pending[n:]
+	}
+}
+
+// PendingReports counts the UES reports on their way to Intune.
+func (s *State) PendingReports() int { return len(s.w.pending) }
 
 func (s *State) reportAll(t *Tenant) {
 	for _, d := range t.all {

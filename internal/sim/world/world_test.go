@@ -221,3 +221,134 @@ func TestUnsupportedOSVersionBlocked(t *testing.T) {
 		})
 	}
 }
+
+// frozen stops the world clock's own motion, so only Advance moves it.
+func frozen(w *World) time.Time {
+	at := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	w.Clock.wall = func() time.Time { return at }
+	w.Clock.Reset()
+	return at
+}
+
+func TestReportDelay(t *testing.T) {
+	const delay = 10 * time.Second
+	setup := func(t *testing.T, grace int) (*World, *Tenant, *Device) {
+		w, tn := fixture(t, "low", grace)
+		frozen(w)
+		var d *Device
+		w.Run(func(s *State) { d, _ = s.AddDevice(tn, Device{Name: "d", Platform: Android, OSVersion: "14"}) })
+		w.SetReportDelay(delay)
+		return w, tn, d
+	}
+	intune := func(w *World, tn *Tenant, d *Device) (c Compliance, reported Risk, pending int) {
+		w.Run(func(s *State) { c, reported, pending = s.Evaluate(tn, d), d.Reported, s.PendingReports() })
+		return
+	}
+
+	t.Run("a change reaches Intune after the delay", func(t *testing.T) {
+		w, tn, d := setup(t, 0)
+		var at time.Time
+		lastReport := tn.UES.LastReport
+		w.Run(func(s *State) {
+			at = s.Now
+			_, _ = s.Detect(tn, d.UESID, "maliciousApplication", "", "")
+			if r := s.DeviceRisk(tn, d); r != RiskHigh {
+				t.Fatalf("UES risk %s", r)
+			}
+		})
+		w.Clock.Advance(delay - time.Second)
+		if c, rep, n := intune(w, tn, d); c.State != "compliant" || c.ThreatState != "secured" || rep != RiskSecured || n != 1 {
+			t.Fatalf("at T+9s: %+v reported %s pending %d", c, rep, n)
+		}
+		if !tn.UES.LastReport.Equal(lastReport) {
+			t.Fatalf("LastReport moved before delivery: %v", tn.UES.LastReport)
+		}
+		w.Clock.Advance(time.Second)
+		if c, rep, n := intune(w, tn, d); c.State != "noncompliant" || c.ThreatState != "highSeverity" || rep != RiskHigh || n != 0 {
+			t.Fatalf("at T+10s: %+v reported %s pending %d", c, rep, n)
+		}
+		if due := at.Add(delay); !d.ReportedAt.Equal(due) || !tn.UES.LastReport.Equal(due) || !d.NoncompliantSince.Equal(due) {
+			t.Fatalf("ReportedAt %v LastReport %v NoncompliantSince %v, want %v", d.ReportedAt, tn.UES.LastReport, d.NoncompliantSince, due)
+		}
+
+		w.Run(func(s *State) { _, _ = s.Remediate(tn, d.EntraID, "") })
+		w.Clock.Advance(delay - time.Millisecond)
+		if c, _, _ := intune(w, tn, d); c.State != "noncompliant" || c.ThreatState != "highSeverity" {
+			t.Fatalf("remediated, before the delay: %+v", c)
+		}
+		w.Clock.Advance(time.Millisecond)
+		if c, _, n := intune(w, tn, d); c.State != "compliant" || c.ThreatState != "secured" || n != 0 {
+			t.Fatalf("remediated, after the delay: %+v pending %d", c, n)
+		}
+	})
+	t.Run("a report carries the risk at arrival", func(t *testing.T) {
+		w, tn, d := setup(t, 0)
+		var a *Alert
+		w.Run(func(s *State) { a, _ = s.Detect(tn, d.UESID, "maliciousApplication", "", "") })
+		w.Clock.Advance(5 * time.Second)
+		w.Run(func(s *State) { _, _ = s.SetAlertStatus(tn, a.ID, AlertIgnored) })
+		w.Clock.Advance(5 * time.Second) // the first report arrives: the spike is over
+		if c, rep, n := intune(w, tn, d); c.State != "compliant" || rep != RiskSecured || n != 1 {
+			t.Fatalf("first arrival: %+v reported %s pending %d", c, rep, n)
+		}
+		w.Run(func(s *State) { _, _ = s.Detect(tn, d.UESID, "sideLoadedApplication", "", "") }) // medium
+		w.Clock.Advance(time.Hour)
+		if c, rep, n := intune(w, tn, d); c.State != "noncompliant" || rep != RiskMedium || n != 0 {
+			t.Fatalf("every change is delivered: %+v reported %s pending %d", c, rep, n)
+		}
+	})
+	t.Run("grace period starts at arrival", func(t *testing.T) {
+		w, tn, d := setup(t, 1)
+		var at time.Time
+		w.Run(func(s *State) { at = s.Now; _, _ = s.Detect(tn, d.UESID, "maliciousApplication", "", "") })
+		w.Clock.Advance(time.Minute)
+		if c, _, _ := intune(w, tn, d); c.State != "inGracePeriod" || !c.GraceExpires.Equal(at.Add(delay+time.Hour)) {
+			t.Fatalf("%+v, want grace until %v", c, at.Add(delay+time.Hour))
+		}
+	})
+	t.Run("reports stop with reporting; connector off drops data at once", func(t *testing.T) {
+		w, tn, d := setup(t, 0)
+		w.Run(func(s *State) {
+			_, _ = s.Detect(tn, d.UESID, "maliciousApplication", "", "")
+			s.SetReporting(tn, false)
+		})
+		w.Clock.Advance(time.Minute)
+		if c, rep, _ := intune(w, tn, d); c.ThreatState != "secured" || rep != RiskSecured {
+			t.Fatalf("a report arrived while reporting was stopped: %+v", c)
+		}
+		w.Run(func(s *State) {
+			s.SetReporting(tn, true)
+			c := tn.Connectors[BlackBerryConnectorID]
+			c.Flags["androidEnabled"] = false
+			s.ConnectorChanged(tn, c)
+			if d.HasReport || s.ThreatState(tn, d) != "unknown" {
+				t.Fatalf("partner data kept after the platform was turned off")
+			}
+		})
+	})
+	t.Run("reset clears reports on their way and keeps the delay", func(t *testing.T) {
+		w, tn, d := setup(t, 0)
+		w.Run(func(s *State) { _, _ = s.Detect(tn, d.UESID, "maliciousApplication", "", "") })
+		if err := w.Reset(nil); err != nil {
+			t.Fatal(err)
+		}
+		w.Run(func(s *State) {
+			if n := s.PendingReports(); n != 0 {
+				t.Fatalf("%d reports pending after reset", n)
+			}
+		})
+		if w.ReportDelay() != delay {
+			t.Fatalf("delay %v after reset", w.ReportDelay())
+		}
+	})
+	t.Run("zero delay reports at once", func(t *testing.T) {
+		w, tn, d := setup(t, 0)
+		w.SetReportDelay(0)
+		w.Run(func(s *State) {
+			_, _ = s.Detect(tn, d.UESID, "maliciousApplication", "", "")
+			if c := s.Evaluate(tn, d); c.ThreatState != "highSeverity" || s.PendingReports() != 0 || !d.ReportedAt.Equal(s.Now) {
+				t.Fatalf("%+v pending %d", c, s.PendingReports())
+			}
+		})
+	})
+}
