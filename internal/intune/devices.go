@@ -8,10 +8,13 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
-// ListManagedDevices makes one GET per page (at most 1000 devices each) with $select
-// and, when f sets anything, $filter.
+// ListManagedDevices makes one GET per page (1000 devices each, $top) with $select
+// and, when f sets anything, $filter. Graph silently ignores a $filter it does not
+// support and answers with every device, so each returned device is checked against f
+// and only exact matches are kept.
 func (c *client) ListManagedDevices(ctx context.Context, f DeviceFilter) ([]ManagedDevice, error) {
-	q := &devicemanagement.ManagedDevicesRequestBuilderGetQueryParameters{Select: deviceSelect}
+	top := int32(devicePageSize)
+	q := &devicemanagement.ManagedDevicesRequestBuilderGetQueryParameters{Select: deviceSelect, Top: &top}
 	if filter := deviceFilter(f); filter != "" {
 		q.Filter = &filter
 	}
@@ -27,10 +30,15 @@ func (c *client) ListManagedDevices(ctx context.Context, f DeviceFilter) ([]Mana
 	}
 	out := make([]ManagedDevice, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, deviceFromModel(m))
+		if d := deviceFromModel(m); f.Matches(d) {
+			out = append(out, d)
+		}
 	}
 	return out, nil
 }
+
+// devicePageSize is the largest managedDevices page Graph serves.
+const devicePageSize = 1000
 
 // GetManagedDevice makes one GET with $select.
 func (c *client) GetManagedDevice(ctx context.Context, id string) (*ManagedDevice, error) {

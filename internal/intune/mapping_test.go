@@ -348,3 +348,26 @@ func TestConditionalAccessMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceFilterMatchesExactly: Graph silently ignores a $filter it does not support
+// and answers with every device, so every returned device is checked against the
+// filter; an empty filter field matches anything, a set one only its value.
+func TestDeviceFilterMatchesExactly(t *testing.T) {
+	d := ManagedDevice{ID: "1", AzureADDeviceID: "8C3E1A5F-2B4D-4C6E-9A8B-7D0F1E2C3B4A", OperatingSystem: "Android", ComplianceState: "compliant"}
+	for _, tc := range []struct {
+		f    DeviceFilter
+		want bool
+	}{
+		{DeviceFilter{}, true},
+		{DeviceFilter{AzureADDeviceID: "8c3e1a5f-2b4d-4c6e-9a8b-7d0f1e2c3b4a"}, true},
+		{DeviceFilter{AzureADDeviceID: "8c3e1a5f-2b4d-4c6e-9a8b-7d0f1e2c3b4b"}, false},
+		{DeviceFilter{AzureADDeviceID: "8c3e1a5f"}, false}, // no prefix matching
+		{DeviceFilter{OperatingSystem: "iOS"}, false},
+		{DeviceFilter{OperatingSystem: "android", ComplianceState: "compliant"}, true},
+		{DeviceFilter{ComplianceState: "noncompliant"}, false},
+	} {
+		if got := tc.f.Matches(d); got != tc.want {
+			t.Errorf("%+v.Matches = %v, want %v", tc.f, got, tc.want)
+		}
+	}
+}

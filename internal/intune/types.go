@@ -1,6 +1,9 @@
 package intune
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // BlackBerryConnectorID is the fixed id of BlackBerry Protect Mobile's (formerly
 // CylancePROTECT Mobile's) mobileThreatDefenseConnector in every tenant.
@@ -122,12 +125,23 @@ type ManagedDevice struct {
 	LastSync                   time.Time
 }
 
-// DeviceFilter selects managed devices with the documented $filter subset; empty fields
-// do not filter.
+// DeviceFilter selects managed devices with the $filter subset known to work; empty
+// fields do not filter.
 type DeviceFilter struct {
 	AzureADDeviceID string
 	OperatingSystem string
 	ComplianceState string
+}
+
+// Matches says whether d satisfies every set field exactly (ids and enum values
+// compare case-insensitively, as Graph compares them).
+func (f DeviceFilter) Matches(d ManagedDevice) bool {
+	for _, c := range [][2]string{{f.AzureADDeviceID, d.AzureADDeviceID}, {f.OperatingSystem, d.OperatingSystem}, {f.ComplianceState, d.ComplianceState}} {
+		if c[0] != "" && !strings.EqualFold(c[0], c[1]) {
+			return false
+		}
+	}
+	return true
 }
 
 // DeviceAction is a managed device action.

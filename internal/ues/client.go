@@ -1,8 +1,10 @@
 // Package ues is the client of the BlackBerry UES (Cylance Endpoint Security) API: the
 // documented authentication, paging and devices, and the modelled mobile API (mobile
 // devices and their risk, mobile alerts, the risk assessment and the Intune integration
-// status; see docs/ues-api.md). Errors are classified by internal/outbound and never
-// carry the application secret or a token.
+// status; see docs/ues-api.md). A real tenant serves only the documented part: callers
+// use the modelled methods only where a connector opts in (spec.ues.modelledMobileAPI).
+// Errors are classified by internal/outbound and never carry the application secret
+// or a token.
 package ues
 
 import (
@@ -338,6 +340,18 @@ func pages[T any](ctx context.Context, c *Client, op, path string, query url.Val
 // Devices lists every device (documented /devices/v2), 1000 per page.
 func (c *Client) Devices(ctx context.Context) iter.Seq2[Device, error] {
 	return pages[Device](ctx, c, "ListDevices", "/devices/v2", nil, 1000)
+}
+
+// Probe proves the API application works with the documented surface alone: the
+// token call (cached for 25 of its 30 minutes) and one cheap documented read, the
+// first page of /devices/v2 with page_size=1. It returns the tenant's device count.
+func (c *Client) Probe(ctx context.Context) (int, error) {
+	var p Page[Device]
+	q := url.Values{"page": {"1"}, "page_size": {"1"}}
+	if err := c.call(ctx, "ListDevices", http.MethodGet, "/devices/v2", q, nil, &p); err != nil {
+		return 0, err
+	}
+	return p.TotalNumberOfItems, nil
 }
 
 // Device reads one device (documented).

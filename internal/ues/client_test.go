@@ -26,7 +26,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	t, err := simtest.Start(context.Background(), sim.Options{})
+	// Most tests here exercise the modelled mobile API, so this twin serves it; the
+	// documented-only twin of TestProbeUsesTheDocumentedSurfaceOnly is a real tenant's shape.
+	t, err := simtest.Start(context.Background(), sim.Options{ModelledUES: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -176,6 +178,42 @@ func TestPagingAndTokenReuse(t *testing.T) {
 	d, err := c.MobileDevice(ctx, devs[0].DeviceID)
 	if err != nil || d.DeviceID != devs[0].DeviceID {
 		t.Fatalf("MobileDevice = %+v, %v", d, err)
+	}
+}
+
+// TestProbeUsesTheDocumentedSurfaceOnly runs the connector's reachability check against
+// a twin that, like a real UES tenant, serves no modelled route: it must succeed with
+// the token call and one page of /devices/v2, and the modelled calls must fail as they
+// would against a real tenant.
+func TestProbeUsesTheDocumentedSurfaceOnly(t *testing.T) {
+	ctx := context.Background()
+	real, err := simtest.Start(ctx, sim.Options{SeedDemo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Close()
+	c, err := ues.New(ues.Config{BaseURL: real.Env[sim.EnvUESURL], TenantID: real.Env[sim.EnvUESTenantID],
+		AppID: real.Env[sim.EnvUESAppID], AppSecret: real.Env[sim.EnvUESAppSecret], CABundle: real.CA,
+		Limiters: outbound.NewLimiters(0, ues.DefaultLimit)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Probe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 10 {
+		t.Fatalf("Probe counted %d devices, want the demo world's 10", n)
+	}
+	cs, err := real.Admin.Calls(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs["POST /ues/auth/v2/token"].Calls != 1 || cs["GET /ues/devices/v2"].Calls != 1 {
+		t.Fatalf("Probe made %+v, want one token call and one device page", cs)
+	}
+	if _, err := c.IntuneIntegration(ctx); outbound.KindOf(err) != outbound.NotFound {
+		t.Fatalf("the modelled integration route on a documented-only tenant: %v, want NotFound", err)
 	}
 }
 
