@@ -52,6 +52,9 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		k := key{"manual", "unknown"}
 		if t := tr.Spec.Threat; t != nil {
 			k = key{string(t.Type), string(t.Risk)}
+			if k.typ == "" {
+				k.typ = "unknown" // opened from Intune's device risk, no alert known yet
+			}
 		}
 		counts[k]++
 	}

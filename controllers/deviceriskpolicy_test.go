@@ -16,6 +16,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 )
 
 const (
@@ -49,10 +50,13 @@ func wrote(t *testing.T, before map[string]int64) map[string]int64 {
 }
 
 // readyConnector creates a Ready connector for a fresh tenant and returns both.
-func readyConnector(t *testing.T) (tenant, *v1.MTDConnector) {
+func readyConnector(t *testing.T, mods ...func(*v1.MTDConnector)) (tenant, *v1.MTDConnector) {
 	t.Helper()
 	tn := newTenant(t, true)
 	conn := connectorFor(namespace(t, tn), tn)
+	for _, mod := range mods {
+		mod(conn)
+	}
 	create(t, conn)
 	ready(t, conn)
 	return tn, conn
@@ -349,8 +353,10 @@ func TestPolicyDeletionPolicies(t *testing.T) {
 	}
 }
 
+func optInModelled(c *v1.MTDConnector) { c.Spec.UES.ModelledMobileAPI = true }
+
 func TestPolicySteadyStateMakesNoWrites(t *testing.T) {
-	_, conn := readyConnector(t)
+	_, conn := readyConnector(t, optInModelled) // the risk assessment is written, once
 	pol := policyFor(conn, "steady", v1.PlatformAndroid, v1.PlatformIOS)
 	pol.Spec.ConditionalAccess = &v1.ConditionalAccessSpec{Applications: v1.ConditionalAccessApplications{ExchangeOnline: true}, AllUsers: true}
 	pol.Spec.RiskAssessment = &v1.RiskAssessment{Detections: []v1.DetectionRisk{{Type: "maliciousApplication", Risk: "high"}}}
@@ -429,6 +435,15 @@ func TestScenarioMaliciousAppBlocksMailUntilRemoved(t *testing.T) {
 	pol.Spec.RiskAssessment = &v1.RiskAssessment{Detections: []v1.DetectionRisk{{Type: "maliciousApplication", Risk: "high"}}}
 	create(t, pol)
 	policyReady(t, pol)
+	// No documented API takes the assessment: the policy says so, and an administrator
+	// sets it in the UES console (here, the twin's admin API).
+	if c := waitPolicy(t, pol, controllers.ConditionRiskAssessment, metav1.ConditionFalse, controllers.ReasonConsoleOnly); !strings.Contains(
+		conditionText(c, controllers.ConditionRiskAssessment), "maliciousApplication=high") {
+		t.Fatalf("the console-only message lacks the declared mapping: %s", conditionsText(c.Status.Conditions))
+	}
+	if err := admin.SetRiskAssessment(ctx, tn.ID, map[string]world.Risk{"maliciousApplication": world.RiskHigh}); err != nil {
+		t.Fatal(err)
+	}
 
 	access := func(app string) bool {
 		res, err := admin.AppAccess(ctx, tn.ID, adminapi.AppAccess{Device: phone.EntraID, User: user.ID, App: app})
@@ -461,6 +476,54 @@ func TestScenarioMaliciousAppBlocksMailUntilRemoved(t *testing.T) {
 		got = getPolicy(t, policyKey(pol))
 		return got.Status.NonCompliantDevices == 0 && got.Status.CompliantDevices == 1, "counts"
 	})
+}
+
+// TestRiskAssessmentIsWrittenOnlyThroughTheModelledAPI: a real UES tenant has no route
+// for the risk assessment. Without the connector's opt-in the policy is Ready, says in
+// its RiskAssessment condition what to set in the console, and never calls a modelled
+// route; with it, the assessment is written and the condition is True.
+func TestRiskAssessmentIsWrittenOnlyThroughTheModelledAPI(t *testing.T) {
+	ra := &v1.RiskAssessment{Detections: []v1.DetectionRisk{{Type: "maliciousApplication", Risk: "high"}, {Type: "unsafeWifi", Risk: "low"}}}
+	t.Run("documented", func(t *testing.T) {
+		_, conn := readyConnector(t)
+		modelled := modelledCalls(t)
+		pol := policyFor(conn, "console-only", v1.PlatformIOS)
+		pol.Spec.RiskAssessment = ra
+		create(t, pol)
+		policyReady(t, pol)
+		got := waitPolicy(t, pol, controllers.ConditionRiskAssessment, metav1.ConditionFalse, controllers.ReasonConsoleOnly)
+		if msg := conditionText(got, controllers.ConditionRiskAssessment); !strings.Contains(msg, "maliciousApplication=high, unsafeWifi=low") ||
+			!strings.Contains(msg, "Risk assessment") {
+			t.Fatalf("message = %q", msg)
+		}
+		if n := modelledCalls(t) - modelled; n != 0 {
+			t.Fatalf("%d calls to modelled UES routes", n)
+		}
+	})
+	t.Run("modelled", func(t *testing.T) {
+		tn, conn := readyConnector(t, optInModelled)
+		pol := policyFor(conn, "modelled", v1.PlatformIOS)
+		pol.Spec.RiskAssessment = ra
+		create(t, pol)
+		policyReady(t, pol)
+		waitPolicy(t, pol, controllers.ConditionRiskAssessment, metav1.ConditionTrue, "")
+		snap, err := admin.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tv := range snap.Tenants {
+			if tv.ID == tn.ID && (tv.RiskAssessment["maliciousApplication"] != world.RiskHigh || tv.RiskAssessment["unsafeWifi"] != world.RiskLow) {
+				t.Fatalf("the twin's UES assessment = %v", tv.RiskAssessment)
+			}
+		}
+	})
+}
+
+func conditionText(p *v1.DeviceRiskPolicy, typ string) string {
+	if c := meta.FindStatusCondition(p.Status.Conditions, typ); c != nil {
+		return c.Message
+	}
+	return ""
 }
 
 func TestPolicyObserveOnlyReportsDriftWithoutWriting(t *testing.T) {

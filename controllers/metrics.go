@@ -16,12 +16,16 @@ var (
 	}, []string{"namespace", "name"})
 	devicesByRisk = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "mtd_operator_devices",
-		Help: "Mobile devices in the connector's UES tenant by overall risk.",
+		Help: "Intune managed devices of the connector's tenant by the risk the partner reported (partnerReportedThreatState), from the last device snapshot.",
 	}, []string{"namespace", "name", "risk"})
+	intakeDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mtd_operator_intake_dropped_total",
+		Help: "Threat signals the intake dropped, by feed and reason (unknown_device, ambiguous_device, invalid): never guessed onto a device.",
+	}, []string{"namespace", "name", "source", "reason"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(heartbeatAge, devicesByRisk)
+	metrics.Registry.MustRegister(heartbeatAge, devicesByRisk, intakeDropped)
 }
 
 func observeConnector(c *v1.MTDConnector, now time.Time) {
@@ -30,8 +34,12 @@ func observeConnector(c *v1.MTDConnector, now time.Time) {
 	} else {
 		heartbeatAge.WithLabelValues(c.Namespace, c.Name).Set(-1)
 	}
+}
+
+// observeDevices publishes the connector's device counts.
+func observeDevices(c *v1.MTDConnector) {
 	if d := c.Status.Devices; d != nil {
-		for risk, n := range map[string]int32{"secured": d.Secured, "low": d.Low, "medium": d.Medium, "high": d.High} {
+		for risk, n := range map[string]int32{"secured": d.Secured, "low": d.Low, "medium": d.Medium, "high": d.High, "unassessed": d.Total - d.Secured - d.Low - d.Medium - d.High} {
 			devicesByRisk.WithLabelValues(c.Namespace, c.Name, risk).Set(float64(n))
 		}
 	}
@@ -40,4 +48,5 @@ func observeConnector(c *v1.MTDConnector, now time.Time) {
 func forgetConnectorMetrics(c *v1.MTDConnector) {
 	heartbeatAge.DeleteLabelValues(c.Namespace, c.Name)
 	devicesByRisk.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})
+	intakeDropped.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})
 }

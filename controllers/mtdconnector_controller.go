@@ -23,6 +23,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
+	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
@@ -65,7 +66,9 @@ type MTDConnectorReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 	Clients  ClientSource
-	Clock    clock.PassiveClock
+	// Snapshots, when set, has a deleted connector's device snapshot dropped.
+	Snapshots *snapshot.Store
+	Clock     clock.PassiveClock
 	// DefaultResync applies when spec.resyncInterval is unset (default 5 minutes).
 	DefaultResync time.Duration
 	// MaxResync caps every connector's resync interval (tests, the demo); 0 = no cap.
@@ -210,16 +213,27 @@ func (r *MTDConnectorReconciler) record(p *connectorPass, live *intune.Connector
 	}
 }
 
-// observeUES reads UES's side of the integration: one GET for the link and the device
-// counts by risk.
+// observeUES proves the UES side with documented calls only: the token and the first
+// device of /devices/v2. A connector that opts into the modelled API also reads UES's
+// Intune integration status (one more GET) for the link's tenant and state; a real
+// tenant has no such route, so without the opt-in it is never called.
 func (r *MTDConnectorReconciler) observeUES(ctx context.Context, p *connectorPass) error {
 	conn := p.conn
-	st, err := p.clients.UES.IntuneIntegration(ctx)
+	devices, err := p.clients.UES.Probe(ctx)
 	if err != nil {
 		p.conds.set(v1.ConditionUESConnected, false, reasonFor(err), err.Error())
 		return err
 	}
-	conn.Status.Devices = deviceCounts(st)
+	reached := fmt.Sprintf("the UES API answers for tenant %s (%d devices)", conn.Spec.UES.TenantID, devices)
+	if !conn.Spec.UES.ModelledMobileAPI {
+		p.conds.set(v1.ConditionUESConnected, true, ReasonConnected, reached+"; the link to Intune is judged by Intune's partner state and heartbeat")
+		return nil
+	}
+	st, err := p.clients.UES.IntuneIntegration(ctx)
+	if err != nil {
+		p.conds.set(v1.ConditionUESConnected, false, reasonFor(err), "the modelled integration status (spec.ues.modelledMobileAPI): "+err.Error())
+		return err
+	}
 	switch {
 	case !strings.EqualFold(st.IntuneTenantID, string(conn.Spec.Intune.TenantID)):
 		p.conds.set(v1.ConditionUESConnected, false, ReasonTenantMismatch,
@@ -227,7 +241,7 @@ func (r *MTDConnectorReconciler) observeUES(ctx context.Context, p *connectorPas
 	case st.Status != "connected":
 		p.conds.set(v1.ConditionUESConnected, false, ReasonNotLinked, "UES reports its Intune integration as "+st.Status+warnings(st))
 	default:
-		p.conds.set(v1.ConditionUESConnected, true, ReasonConnected, "UES is linked to this Intune tenant"+warnings(st))
+		p.conds.set(v1.ConditionUESConnected, true, ReasonConnected, reached+"; UES reports its link to this Intune tenant (modelled)"+warnings(st))
 	}
 	return nil
 }
@@ -237,17 +251,6 @@ func warnings(st *ues.IntegrationStatus) string {
 		return ""
 	}
 	return "; warnings: " + strings.Join(st.Warnings, "; ")
-}
-
-func deviceCounts(st *ues.IntegrationStatus) *v1.DeviceRiskCounts {
-	c := &v1.DeviceRiskCounts{
-		Secured: int32(st.DevicesByRisk["secured"]), Low: int32(st.DevicesByRisk["low"]),
-		Medium: int32(st.DevicesByRisk["medium"]), High: int32(st.DevicesByRisk["high"]),
-	}
-	for _, n := range st.DevicesByRisk {
-		c.Total += int32(n)
-	}
-	return c
 }
 
 // judgeHealth sets PartnerHealthy as public tooling judges it: state enabled and a
@@ -367,7 +370,7 @@ func incumbent(c *v1.MTDConnector) bool {
 func (r *MTDConnectorReconciler) finalize(ctx context.Context, p *connectorPass) (ctrl.Result, error) {
 	conn := p.conn
 	if !controllerutil.ContainsFinalizer(conn, Finalizer) {
-		r.Clients.Forget(conn.UID)
+		r.forget(conn)
 		return ctrl.Result{}, nil
 	}
 	if users, err := r.referrers(ctx, conn); err != nil {
@@ -386,9 +389,17 @@ func (r *MTDConnectorReconciler) finalize(ctx context.Context, p *connectorPass)
 	if err := r.Update(ctx, conn); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	r.Clients.Forget(conn.UID)
-	forgetConnectorMetrics(conn)
+	r.forget(conn)
 	return ctrl.Result{}, nil
+}
+
+// forget drops what the process holds for a deleted connector.
+func (r *MTDConnectorReconciler) forget(conn *v1.MTDConnector) {
+	r.Clients.Forget(conn.UID)
+	if r.Snapshots != nil {
+		r.Snapshots.Forget(conn.UID)
+	}
+	forgetConnectorMetrics(conn)
 }
 
 // disconnectPlatforms turns every connected platform off; done is false while that has

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -80,9 +81,11 @@ func TestFirstSyncConfiguresTheConnector(t *testing.T) {
 	if s.ConnectorID != intune.BlackBerryConnectorID || s.PartnerState != "enabled" || s.LastHeartbeatTime == nil || s.LastSyncTime == nil {
 		t.Fatalf("status = %+v", s)
 	}
-	if s.ObservedGeneration != got.Generation || s.Devices == nil {
-		t.Fatalf("observedGeneration %d (generation %d), devices %v", s.ObservedGeneration, got.Generation, s.Devices)
+	if s.ObservedGeneration != got.Generation {
+		t.Fatalf("observedGeneration %d (generation %d)", s.ObservedGeneration, got.Generation)
 	}
+	// The device counts come from the connector's device snapshot, taken once it is Ready.
+	got = waitFor(t, got, "device counts", func(c *v1.MTDConnector) bool { return c.Status.Devices != nil })
 	for _, typ := range []string{v1.ConditionIntuneConnected, v1.ConditionUESConnected, v1.ConditionPartnerHealthy, v1.ConditionSynced} {
 		waitCondition(t, client.ObjectKeyFromObject(conn), typ, metav1.ConditionTrue, "")
 	}
@@ -309,11 +312,15 @@ func TestSteadyStateMakesOneReadPerCloudAndNoWrites(t *testing.T) {
 	create(t, conn)
 	ready(t, conn)
 	waitForSyncs(t, conn, 1) // past the first pass's writes
-	gets, ues, patches := calls(t, routeGetConnector), calls(t, routeIntegration), calls(t, routePatchConnector)
+	gets, ues, patches := calls(t, routeGetConnector), calls(t, routeUESProbe), calls(t, routePatchConnector)
+	modelled := modelledCalls(t)
 	tokens := calls(t, "POST /{tenant}/oauth2/v2.0/token") + calls(t, "POST /ues/auth/v2/token")
 	const passes = 3
 	waitForSyncs(t, conn, passes)
-	dg, du := calls(t, routeGetConnector)-gets, calls(t, routeIntegration)-ues
+	dg, du := calls(t, routeGetConnector)-gets, calls(t, routeUESProbe)-ues
+	if dm := modelledCalls(t) - modelled; dm != 0 {
+		t.Fatalf("a connector without spec.ues.modelledMobileAPI made %d calls to modelled UES routes", dm)
+	}
 	if dp := calls(t, routePatchConnector) - patches; dp != 0 {
 		t.Fatalf("steady state made %d PATCH calls", dp)
 	}
@@ -325,6 +332,37 @@ func TestSteadyStateMakesOneReadPerCloudAndNoWrites(t *testing.T) {
 		t.Fatalf("steady state fetched %d new tokens; cached tokens must be reused", dt)
 	}
 	t.Logf("steady state: %d passes, %d Graph reads, %d UES reads, 0 writes, 0 token requests", passes, dg, du)
+}
+
+// TestModelledIntegrationStatusIsReadOnlyWithTheOptIn: with spec.ues.modelledMobileAPI
+// the connector also reads UES's Intune integration status and judges the link by it;
+// a UES tenant linked to another Intune tenant is then TenantMismatch.
+func TestModelledIntegrationStatusIsReadOnlyWithTheOptIn(t *testing.T) {
+	tn := newTenant(t, true)
+	conn := connectorFor(namespace(t, tn), tn)
+	conn.Spec.UES.ModelledMobileAPI = true
+	before := calls(t, routeIntegration)
+	create(t, conn)
+	got := ready(t, conn)
+	if calls(t, routeIntegration) == before {
+		t.Fatal("the opted-in connector never read the modelled integration status")
+	}
+	if msg := conditionMessage(got, v1.ConditionUESConnected); !strings.Contains(msg, "(modelled)") {
+		t.Fatalf("UESConnected = %q", msg)
+	}
+
+	// Another Intune tenant pointed at the same UES tenant: UES reports its link to tn.
+	other := newTenant(t, true)
+	wrong := connectorFor(namespace(t, other), other)
+	wrong.Name = "wrong-link"
+	wrong.Spec.UES = conn.Spec.UES
+	wrong.Spec.UES.Credentials = v1.UESCredentials{SecretName: "ues-of-other"}
+	if err := k8s.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ues-of-other", Namespace: wrong.Namespace},
+		StringData: map[string]string{"app-id": tn.UESAppID, "app-secret": tn.UESAppSecret}}); err != nil {
+		t.Fatal(err)
+	}
+	create(t, wrong)
+	waitCondition(t, client.ObjectKeyFromObject(wrong), v1.ConditionUESConnected, metav1.ConditionFalse, controllers.ReasonTenantMismatch)
 }
 
 func TestPartnerNotOnboarded(t *testing.T) {
@@ -354,7 +392,7 @@ func TestSuspendStopsAllCalls(t *testing.T) {
 	tn := newTenant(t, true)
 	conn := connectorFor(namespace(t, tn), tn)
 	conn.Spec.Suspend = true
-	gets, ues := calls(t, routeGetConnector), calls(t, routeIntegration)
+	gets, ues := calls(t, routeGetConnector), calls(t, routeUESProbe)
 	create(t, conn)
 	got := waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionReady, metav1.ConditionFalse, controllers.ReasonSuspended)
 	// A spec change while suspended is reconciled (observedGeneration moves) without calls.
@@ -363,7 +401,7 @@ func TestSuspendStopsAllCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionReady, metav1.ConditionFalse, controllers.ReasonSuspended)
-	if dg, du := calls(t, routeGetConnector)-gets, calls(t, routeIntegration)-ues; dg != 0 || du != 0 {
+	if dg, du := calls(t, routeGetConnector)-gets, calls(t, routeUESProbe)-ues; dg != 0 || du != 0 {
 		t.Fatalf("a suspended connector made %d Graph and %d UES calls", dg, du)
 	}
 	cur := getConnector(t, client.ObjectKeyFromObject(conn))

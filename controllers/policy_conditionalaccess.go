@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -124,33 +123,5 @@ func (r *DeviceRiskPolicyReconciler) deleteCA(ctx context.Context, p *policyPass
 		return err
 	}
 	emit(r.Recorder, pol, corev1.EventTypeNormal, "Deleted", "Delete", "deleted the Conditional Access policy "+id)
-	return nil
-}
-
-// syncRiskAssessment writes spec.riskAssessment to the UES mobile policy when it
-// differs. The mapping is per UES tenant: declare it in one DeviceRiskPolicy only.
-// Without the section the assessment is left alone (removing it would make UES report
-// every device as secured, silently switching the protection off).
-func (r *DeviceRiskPolicyReconciler) syncRiskAssessment(ctx context.Context, p *policyPass) error {
-	ra := p.pol.Spec.RiskAssessment
-	if ra == nil {
-		return nil
-	}
-	want := riskAssessmentMap(ra)
-	live, err := p.clients.UES.RiskAssessment(ctx)
-	if err != nil {
-		return err
-	}
-	if live.Configured && maps.Equal(want, live.Detections) {
-		return nil
-	}
-	if p.pol.Spec.ManagementPolicy == v1.ManagementPolicyObserveOnly {
-		p.drift = append(p.drift, "the UES risk assessment differs")
-		return nil
-	}
-	if _, err := p.clients.UES.PutRiskAssessment(ctx, want); err != nil {
-		return err
-	}
-	emit(r.Recorder, p.pol, corev1.EventTypeNormal, ReasonUpdated, "Update", "wrote the UES risk assessment")
 	return nil
 }

@@ -4,96 +4,159 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
+	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
-var errDeviceNotFound = errors.New("no Intune managed device matches spec.device")
+var (
+	errDeviceNotFound  = errors.New("no Intune managed device matches spec.device")
+	errDeviceAmbiguous = errors.New("more than one Intune managed device matches spec.device, so none is acted on")
+	errNoSnapshot      = errors.New("waiting for the connector's first device snapshot")
+)
 
-// observe reads the device from Intune: one GET by the recorded Intune id on every
-// pass; the first time, one filtered list by Entra id (after one UES read when only
-// the UES id is known). Intune's partnerReportedThreatState is BlackBerry's risk as
-// the partner reported it, so no per-device UES read is needed to judge resolution.
+// observe finds the device in the connector's device snapshot: no Graph call on a
+// normal pass, whatever the number of open remediations. A device the snapshot lacks is
+// read from Graph by id — it may have enrolled after the snapshot, or just been retired
+// or wiped — and, the first time only, a device known by its Entra id alone is looked
+// up with one filtered read whose every item is checked.
 func (r *ThreatRemediationReconciler) observe(ctx context.Context, p *remediationPass) error {
-	s, ref := &p.tr.Status, p.tr.Spec.Device
-	if s.IntuneDeviceID == "" {
-		s.IntuneDeviceID = string(ref.IntuneDeviceID)
+	snap := r.Snapshots.Get(p.conn.UID)
+	if snap == nil {
+		return errNoSnapshot
 	}
-	var d *intune.ManagedDevice
-	if s.IntuneDeviceID != "" {
-		got, err := p.clients.Intune.GetManagedDevice(ctx, s.IntuneDeviceID)
-		if outbound.IsNotFound(err) {
-			if ref.IntuneDeviceID != "" && s.DeviceName == "" {
-				return fmt.Errorf("%w: Intune has no device %s", errDeviceNotFound, ref.IntuneDeviceID)
-			}
-			p.removed = true // known before: retired or wiped since
-			s.ComplianceState = ""
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		d = got
-	} else {
-		found, err := r.findDevice(ctx, p)
-		if err != nil {
-			return err
-		}
-		d = found
+	s := &p.tr.Status
+	d, err := r.locate(ctx, p, snap)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		p.removed = true // known before: retired or wiped since
+		s.ComplianceState = ""
+		return nil
 	}
 	p.device = d
 	s.IntuneDeviceID, s.DeviceName, s.UserPrincipalName, s.ComplianceState = d.ID, d.DeviceName, d.UserPrincipalName, d.ComplianceState
-	s.DeviceRisk = riskOf(d.PartnerReportedThreatState)
+	s.DeviceRisk = v1.RiskLevel(snapshot.Risk(d.PartnerReportedThreatState))
+	r.observeRisk(p)
 	return nil
 }
 
-// findDevice resolves the Intune device from the Entra id (shared by both clouds) or,
-// failing that, from the UES device's entra_device_id.
-func (r *ThreatRemediationReconciler) findDevice(ctx context.Context, p *remediationPass) (*intune.ManagedDevice, error) {
-	ref := p.tr.Spec.Device
-	entra := string(ref.EntraDeviceID)
-	if entra == "" {
-		md, err := p.clients.UES.MobileDevice(ctx, string(ref.UESDeviceID))
-		if outbound.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: UES has no device %s", errDeviceNotFound, ref.UESDeviceID)
-		}
-		if err != nil {
-			return nil, err
-		}
-		entra = md.EntraDeviceID
+// observeRisk records when Intune was first seen reporting the threat's risk: for an
+// episode the intake opened from Intune's device risk, the snapshot that opened it; else
+// the first view of the device at or above minimumRisk.
+func (r *ThreatRemediationReconciler) observeRisk(p *remediationPass) {
+	s, t := &p.tr.Status, p.tr.Spec.Threat
+	if s.RiskObservedAt != nil || t == nil {
+		return
 	}
+	switch {
+	case t.Source == v1.SourceIntuneDeviceRisk && t.DetectedAt != nil:
+		at := *t.DetectedAt
+		s.RiskObservedAt = &at
+	case snapshot.Rank(string(s.DeviceRisk)) >= snapshot.Rank(minimumRisk(p.conn)):
+		at := metav1.NewTime(p.seenAt)
+		s.RiskObservedAt = &at
+	}
+}
+
+// locate returns the device, or nil when a device seen before is no longer managed.
+func (r *ThreatRemediationReconciler) locate(ctx context.Context, p *remediationPass, snap *snapshot.Snapshot) (*intune.ManagedDevice, error) {
+	s, ref := &p.tr.Status, p.tr.Spec.Device
+	id := s.IntuneDeviceID
+	if id == "" {
+		id = string(ref.IntuneDeviceID)
+	}
+	p.seenAt = snap.Taken
+	if id != "" {
+		if d, ok := snap.ByIntuneID(id); ok {
+			cp := *d
+			return &cp, nil
+		}
+		return r.readDevice(ctx, p, id)
+	}
+	entra, err := r.entraID(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	d, err := snap.ByEntraID(entra)
+	if errors.Is(err, snapshot.ErrNotFound) {
+		d, err = r.findByEntraID(ctx, p, entra)
+	}
+	switch {
+	case errors.Is(err, snapshot.ErrAmbiguous):
+		return nil, fmt.Errorf("%w: several devices have Entra id %s; name the device by spec.device.intuneDeviceID", errDeviceAmbiguous, entra)
+	case errors.Is(err, snapshot.ErrNotFound):
+		return nil, fmt.Errorf("%w: Intune manages no device with Entra id %s", errDeviceNotFound, entra)
+	case err != nil:
+		return nil, err
+	}
+	cp := *d
+	return &cp, nil
+}
+
+// readDevice reads one device by its Intune id, checking that the answer is that device.
+func (r *ThreatRemediationReconciler) readDevice(ctx context.Context, p *remediationPass, id string) (*intune.ManagedDevice, error) {
+	p.seenAt = r.Clock.Now()
+	got, err := p.clients.Intune.GetManagedDevice(ctx, id)
+	switch {
+	case outbound.IsNotFound(err):
+		if p.tr.Status.DeviceName != "" {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: Intune has no device %s", errDeviceNotFound, id)
+	case err != nil:
+		return nil, err
+	case !strings.EqualFold(got.ID, id):
+		return nil, fmt.Errorf("%w: Graph answered device %q for id %s", errDeviceNotFound, got.ID, id)
+	}
+	return got, nil
+}
+
+// entraID is the device's Entra id: given, or (modelled API only) the one UES records
+// for the given UES device id.
+func (r *ThreatRemediationReconciler) entraID(ctx context.Context, p *remediationPass) (string, error) {
+	ref := p.tr.Spec.Device
+	if ref.EntraDeviceID != "" {
+		return string(ref.EntraDeviceID), nil
+	}
+	if !p.conn.Spec.UES.ModelledMobileAPI {
+		return "", fmt.Errorf("%w: only spec.device.uesDeviceID is given, and BlackBerry documents no API that maps a UES device to Intune (the connector does not opt into the modelled API, spec.ues.modelledMobileAPI); give intuneDeviceID or entraDeviceID", errDeviceNotFound)
+	}
+	md, err := p.clients.UES.MobileDevice(ctx, string(ref.UESDeviceID))
+	if outbound.IsNotFound(err) {
+		return "", fmt.Errorf("%w: UES has no device %s", errDeviceNotFound, ref.UESDeviceID)
+	}
+	if err != nil {
+		return "", err
+	}
+	if snapshot.EntraKey(md.EntraDeviceID) == "" {
+		return "", fmt.Errorf("%w: UES records no Entra id for device %s", errDeviceNotFound, ref.UESDeviceID)
+	}
+	return md.EntraDeviceID, nil
+}
+
+// findByEntraID is the one Graph lookup of a device the snapshot does not hold yet.
+func (r *ThreatRemediationReconciler) findByEntraID(ctx context.Context, p *remediationPass, entra string) (*intune.ManagedDevice, error) {
+	p.seenAt = r.Clock.Now()
 	list, err := p.clients.Intune.ListManagedDevices(ctx, intune.DeviceFilter{AzureADDeviceID: entra})
 	if err != nil {
 		return nil, err
 	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("%w: Intune manages no device with Entra id %s", errDeviceNotFound, entra)
-	}
-	return &list[0], nil
-}
-
-// riskOf reads Intune's partnerReportedThreatState as a risk level; "" when the
-// partner has reported nothing usable.
-func riskOf(threatState string) v1.RiskLevel {
-	switch threatState {
-	case "secured":
-		return v1.RiskSecured
-	case "lowSeverity":
-		return v1.RiskLow
-	case "mediumSeverity":
-		return v1.RiskMedium
-	case "highSeverity":
-		return v1.RiskHigh
-	}
-	return ""
+	return snapshot.New(time.Time{}, list).ByEntraID(entra)
 }
 
 // resolution says whether the remediation has reached its end: the device left
-// Intune; or, for a threat, BlackBerry reports it gone (device secured, or the alert
-// resolved or ignored) and Intune reports the device compliant again. A hand-made
+// Intune; or, for a threat, BlackBerry reports it gone (device secured or below the
+// connector's minimumRisk, or the alert resolved or ignored) and Intune reports the
+// device compliant again. A hand-made
 // remediation otherwise ends when its plan has run (see planDone).
 func resolution(p *remediationPass) (reason, msg string, ok bool) {
 	if p.removed {
@@ -103,9 +166,16 @@ func resolution(p *remediationPass) (reason, msg string, ok bool) {
 		return "", "", false
 	}
 	alert := p.tr.Annotations[AnnotationAlertStatus]
+	risk, floor := snapshot.Risk(p.device.PartnerReportedThreatState), minimumRisk(p.conn)
+	// Intune's word counts once it has reported the risk, in a later view (times are
+	// stored to the second, hence the margin).
+	observed := p.tr.Status.RiskObservedAt
+	recovered := observed != nil && !p.seenAt.Before(observed.Add(time.Second))
 	switch {
-	case p.device.PartnerReportedThreatState == "secured":
+	case recovered && risk == snapshot.RiskSecured:
 		return ReasonThreatResolved, "BlackBerry reports the device secured and Intune reports it compliant", true
+	case recovered && risk != "" && snapshot.Rank(risk) < snapshot.Rank(floor):
+		return ReasonThreatResolved, fmt.Sprintf("BlackBerry reports the device at %s risk, below the connector's minimumRisk %s, and Intune reports it compliant", risk, floor), true
 	case alert == ues.AlertResolved || alert == ues.AlertIgnored:
 		return ReasonThreatResolved, "the alert is " + alert + " in UES and Intune reports the device compliant", true
 	}

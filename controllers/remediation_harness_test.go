@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,17 +13,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kevents "k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 )
 
 // The remediation tests drive time with two clocks that move together: the twin's
@@ -32,9 +34,10 @@ import (
 // the reconciler); nothing sleeps.
 
 var (
-	remediationClock    *clocktesting.FakeClock
-	remediationClients  controllers.ClientSource
-	remediationRecorder kevents.EventRecorder
+	remediationClock     *clocktesting.FakeClock
+	remediationClients   controllers.ClientSource
+	remediationRecorder  kevents.EventRecorder
+	remediationSnapshots *snapshot.Store
 )
 
 // clockLead puts the operator's clock this far ahead of the time a test starts from,
@@ -46,12 +49,18 @@ const clockLead = time.Minute
 func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error {
 	remediationClock = clocktesting.NewFakeClock(time.Now())
 	remediationClients, remediationRecorder = clients, mgr.GetEventRecorder("mtd-operator")
+	remediationSnapshots = snapshot.NewStore()
+	refreshed := make(chan event.GenericEvent, 64)
 	opts := controller.Options{MaxConcurrentReconciles: 4}
-	sync := &controllers.ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients, Clock: clock.RealClock{}, MaxInterval: resync}
+	// The intake stamps a device risk episode with the time of the snapshot that saw it:
+	// on the remediation clock, so that a plan's "after" is measured as the tests move it.
+	sync := &controllers.ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients,
+		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, MaxInterval: resync}
 	if err := sync.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
-	rem := &controllers.ThreatRemediationReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients, Clock: remediationClock}
+	rem := &controllers.ThreatRemediationReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients,
+		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock}
 	if err := rem.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
@@ -62,7 +71,7 @@ func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error 
 // replica: nothing in memory, the same API server and clouds.
 func freshRemediationReconciler(poll time.Duration) *controllers.ThreatRemediationReconciler {
 	return &controllers.ThreatRemediationReconciler{Client: k8s, APIReader: k8s, Recorder: remediationRecorder,
-		Clients: remediationClients, Clock: remediationClock, PollInterval: poll}
+		Clients: remediationClients, Snapshots: remediationSnapshots, Clock: remediationClock, PollInterval: poll}
 }
 
 // syncClocks sets the operator's clock to from + clockLead: the twin's time for
@@ -163,6 +172,13 @@ func remediationConnector(t *testing.T, tn tenant, mod func(*v1.MTDConnector)) *
 		})
 	})
 	return ready(t, conn)
+}
+
+// intakeOf waits for the intake's remediation of a device's episode and returns it.
+func intakeOf(t *testing.T, conn *v1.MTDConnector, intuneID string, episode int) *v1.ThreatRemediation {
+	t.Helper()
+	key := types.NamespacedName{Namespace: conn.Namespace, Name: fmt.Sprintf("risk-%s-%d", strings.ToLower(intuneID), episode)}
+	return waitRemediation(t, key, "opened by the intake", func(*v1.ThreatRemediation) bool { return true })
 }
 
 func remediationsIn(t *testing.T, ns string, opts ...client.ListOption) []v1.ThreatRemediation {

@@ -7,10 +7,12 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
+	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
@@ -63,7 +65,9 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	rec := mgr.GetEventRecorder("mtd-operator")
 	copts := controller.Options{MaxConcurrentReconciles: max(o.MaxConcurrentReconciles, 1)}
 
-	if err := (&MTDConnectorReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Clock: clk,
+	snapshots, refreshed := snapshot.NewStore(), make(chan event.GenericEvent, 64)
+
+	if err := (&MTDConnectorReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Snapshots: snapshots, Clock: clk,
 		DefaultResync: o.DefaultResync, MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
@@ -71,11 +75,12 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		DefaultResync: o.DefaultResync, MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
-	if err := (&ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Clock: clk,
+	if err := (&ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
 		MaxInterval: o.MaxThreatSyncInterval}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
-	if err := (&ThreatRemediationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Clients: clients, Clock: clk,
+	if err := (&ThreatRemediationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Clients: clients,
+		Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
 		Retention: o.RemediationRetention, PollInterval: o.RemediationPollInterval,
 		MaxDestructiveActionsPerHour: o.MaxDestructiveActionsPerHour}).SetupWithManager(mgr, copts); err != nil {
 		return err

@@ -90,7 +90,21 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 				message: fmt.Sprintf("step %d (%s) waits for spec.approved: true", i, step.Action)})
 			return nil
 		}
-		if protected(step.Action) {
+		if why := cannotIgnore(p, step); why != "" {
+			r.finish(p, i, v1.StepSkipped, "not run: "+why)
+			continue
+		}
+		if protected(step.Action) && p.device != nil {
+			// Read back by id when it matters: the snapshot may be a minute old.
+			d, err := r.readDevice(ctx, p, p.device.ID)
+			if err != nil {
+				return err
+			}
+			if d == nil {
+				r.finish(p, i, v1.StepSkipped, "not run: the device is no longer managed by Intune")
+				continue
+			}
+			p.device = d
 			group, err := r.protectedGroup(ctx, p)
 			if err != nil {
 				return err
@@ -109,6 +123,20 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 		}
 	}
 	return nil
+}
+
+// cannotIgnore says why an ignoreAlert step cannot run, or "": ignoring an alert needs
+// the modelled UES API and an alert id, and a real UES tenant offers neither.
+func cannotIgnore(p *remediationPass, step v1.RemediationStep) string {
+	switch {
+	case step.Action != v1.StepIgnoreAlert:
+		return ""
+	case !p.conn.Spec.UES.ModelledMobileAPI:
+		return "ignoring a UES alert needs the modelled UES API (the connector's spec.ues.modelledMobileAPI); BlackBerry documents none, so ignore it in the UES console"
+	case p.tr.Spec.Threat == nil || p.tr.Spec.Threat.AlertID == "":
+		return "no UES alert is known for this threat"
+	}
+	return ""
 }
 
 // await records why a step waits, once (events are not repeated every pass).
@@ -223,7 +251,11 @@ func notice(p *remediationPass, step v1.RemediationStep) string {
 	}
 	if t := p.tr.Spec.Threat; t != nil {
 		what := string(t.Type)
-		if t.Detail != "" {
+		switch {
+		case what == "":
+			// Intune's device risk says how bad, not what: no alert is known yet.
+			what = "a threat BlackBerry rates " + string(t.Risk) + " risk"
+		case t.Detail != "":
 			what += " (" + t.Detail + ")"
 		}
 		return fmt.Sprintf("BlackBerry Protect found a threat on %s: %s. Open the BlackBerry Protect app and follow its steps; company e-mail and apps are blocked until the device is secure.", device, what)

@@ -66,7 +66,11 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = kube.Stop() }()
 	k8s = kube.Client
-	t, err := simtest.Start(ctx, sim.Options{})
+	// The twin serves the modelled UES routes too, so that the tests of the opt-in
+	// (spec.ues.modelledMobileAPI) can run; every other connector must never call them,
+	// which the tests check by the twin's call counts. The documented-only twin (a real
+	// tenant's shape) is the e2e suite's and the demo's default.
+	t, err := simtest.Start(ctx, sim.Options{ModelledUES: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -294,7 +298,25 @@ const (
 	routeGetConnector   = "GET /v1.0/deviceManagement/mobileThreatDefenseConnectors/{id}"
 	routePatchConnector = "PATCH /v1.0/deviceManagement/mobileThreatDefenseConnectors/{id}"
 	routeIntegration    = "GET /ues/integrations/v1/intune"
+	routeUESProbe       = "GET /ues/devices/v2"
+	routeDevices        = "GET /v1.0/deviceManagement/managedDevices"
+	routeDevice         = "GET /v1.0/deviceManagement/managedDevices/{id}"
 )
+
+// modelledRoutes are the UES routes only the twin serves: a connector that does not
+// opt into the modelled API must never call them.
+var modelledRoutes = []string{routeIntegration, "GET /ues/mobilealerts/v1", "GET /ues/mobilealerts/v1/{id}", "POST /ues/mobilealerts/v1/{id}/ignore",
+	"GET /ues/mobiledevices/v1", "GET /ues/mobiledevices/v1/{id}", "GET /ues/mobilepolicies/v1/riskassessment", "PUT /ues/mobilepolicies/v1/riskassessment"}
+
+// modelledCalls sums the calls to every modelled route.
+func modelledCalls(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	for _, r := range modelledRoutes {
+		n += calls(t, r)
+	}
+	return n
+}
 
 // reconciles reads controller-runtime's count of finished reconciles of a controller.
 func reconciles(t *testing.T, name string) float64 {

@@ -16,10 +16,12 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
+	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 )
 
 // Reasons and condition types of ThreatRemediation.
@@ -28,6 +30,8 @@ const (
 	ReasonPlanCompleted    = "PlanCompleted"
 	ReasonDeviceRemoved    = "DeviceRemoved"
 	ReasonDeviceNotFound   = "DeviceNotFound"
+	ReasonDeviceAmbiguous  = "DeviceAmbiguous"
+	ReasonAwaitingSnapshot = "AwaitingDeviceSnapshot"
 	ReasonAwaitingApproval = "AwaitingApproval"
 	ReasonDestructiveCap   = "DestructiveActionCap"
 	ReasonStepFailed       = "StepFailed"
@@ -59,12 +63,17 @@ type ThreatRemediationReconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clients   ClientSource
+	// Snapshots hold each connector's device snapshot, which the threat sync takes and
+	// every open remediation reads instead of Graph.
+	Snapshots *snapshot.Store
+	// Refreshed, when set, wakes a connector's open remediations after each snapshot.
+	Refreshed <-chan event.GenericEvent
 	Clock     clock.PassiveClock
 	// Retention is how long a Resolved remediation is kept (default 7 days) unless
 	// labelled mtd.operator.dev/keep=true.
 	Retention time.Duration
-	// PollInterval is how often an open remediation re-reads the device's compliance
-	// when no step is due sooner (default 1 minute).
+	// PollInterval is how often an open remediation looks at its device in the latest
+	// snapshot when no step is due sooner and no snapshot woke it (default 1 minute).
 	PollInterval time.Duration
 	// MaxDestructiveActionsPerHour, when positive, is a ceiling over every connector's
 	// spec.guardrails.maxDestructiveActionsPerHour (an operator-wide safety net).
@@ -83,7 +92,8 @@ type remediationPass struct {
 	conn    *v1.MTDConnector
 	clients *credentials.Clients
 	device  *intune.ManagedDevice
-	removed bool // the device was known to Intune and is no longer managed
+	removed bool      // the device was known to Intune and is no longer managed
+	seenAt  time.Time // when the device's state was read (the snapshot's time)
 	saved   *v1.ThreatRemediationStatus
 	wake    time.Time // when the plan next needs a visit; zero: only the poll
 	waiting *summary  // why the plan cannot move on now (approval, cap)
@@ -171,8 +181,14 @@ func (r *ThreatRemediationReconciler) reconcile(ctx context.Context, p *remediat
 		return ctrl.Result{RequeueAfter: r.poll()}, nil
 	}
 	if err := r.observe(ctx, p); err != nil {
-		if errors.Is(err, errDeviceNotFound) {
+		switch {
+		case errors.Is(err, errDeviceNotFound):
 			return r.fail(p, ReasonDeviceNotFound, err.Error())
+		case errors.Is(err, errDeviceAmbiguous):
+			return r.fail(p, ReasonDeviceAmbiguous, err.Error())
+		case errors.Is(err, errNoSnapshot):
+			p.conds.summarise(summary{reason: ReasonAwaitingSnapshot, message: err.Error(), reconciling: true})
+			return ctrl.Result{RequeueAfter: min(r.poll(), 10*time.Second)}, nil
 		}
 		p.conds.summarise(summary{reason: reasonFor(err), message: "reading the device: " + err.Error(), reconciling: true})
 		return requeueFor(err)

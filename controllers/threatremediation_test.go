@@ -63,11 +63,11 @@ func TestUserRemediatesAndAccessReturns(t *testing.T) {
 	before := actionCalls(t)
 
 	syncClocks(twinNow(t))
-	alert := detect(t, tn, ph.IntuneID, "maliciousApplication")
+	detect(t, tn, ph.IntuneID, "maliciousApplication")
 	if exchangeAllowed(t, tn, ph.IntuneID) {
 		t.Fatal("Intune let a high-risk device reach Exchange")
 	}
-	tr := &v1.ThreatRemediation{ObjectMeta: metav1.ObjectMeta{Namespace: conn.Namespace, Name: "threat-" + strings.ToLower(alert.ID)}}
+	tr := intakeOf(t, conn, ph.IntuneID, 1)
 	got := waitPhase(t, tr, v1.PhaseBlocked)
 	waitFor(t, conn, "one active threat", func(c *v1.MTDConnector) bool { return c.Status.ActiveThreats == 1 })
 	if got.Status.ComplianceState != "noncompliant" || got.Status.DeviceRisk != v1.RiskHigh || got.Status.IntuneDeviceID != ph.IntuneID {
@@ -79,7 +79,7 @@ func TestUserRemediatesAndAccessReturns(t *testing.T) {
 
 	advance(t, 5*time.Minute, tr)
 	got = waitPhase(t, tr, v1.PhaseAwaitingUser)
-	if c := meta.FindStatusCondition(got.Status.Conditions, controllers.ConditionUserNotified); c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "maliciousApplication") {
+	if c := meta.FindStatusCondition(got.Status.Conditions, controllers.ConditionUserNotified); c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "high risk") {
 		t.Fatalf("UserNotified = %+v", c)
 	}
 	waitEvent(t, got, "UserNotified: BlackBerry Protect found a threat")
@@ -114,10 +114,14 @@ func TestUserRemediatesAndAccessReturns(t *testing.T) {
 	waitFor(t, conn, "no active threats", func(c *v1.MTDConnector) bool { return c.Status.ActiveThreats == 0 })
 }
 
+// TestUnattendedThreatEscalatesOnSchedule runs a plan whose last step ignores the alert,
+// which needs the modelled UES API: the connector opts in, so the alert enriches the
+// episode Intune opened and ignoreAlert has an alert id.
 func TestUnattendedThreatEscalatesOnSchedule(t *testing.T) {
 	tn := riskyTenant(t)
 	ph := enrolPhones(t, tn, 1)[0]
 	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) {
+		c.Spec.UES.ModelledMobileAPI = true
 		c.Spec.ThreatSync.DefaultPlan = []v1.RemediationStep{step(v1.StepNotify, 0), step(v1.StepSyncDevice, 15*time.Minute),
 			step(v1.StepRemoteLock, time.Hour), step(v1.StepIgnoreAlert, 2*time.Hour)}
 	})
@@ -125,7 +129,10 @@ func TestUnattendedThreatEscalatesOnSchedule(t *testing.T) {
 	locks := counter(t, "mtd_operator_remediation_steps_total", map[string]string{"action": "remoteLock", "outcome": "Succeeded"})
 	syncClocks(twinNow(t))
 	alert := detect(t, tn, ph.IntuneID, "maliciousApplication")
-	tr := &v1.ThreatRemediation{ObjectMeta: metav1.ObjectMeta{Namespace: conn.Namespace, Name: "threat-" + strings.ToLower(alert.ID)}}
+	tr := intakeOf(t, conn, ph.IntuneID, 1)
+	waitRemediation(t, client.ObjectKeyFromObject(tr), "the alert's id", func(tr *v1.ThreatRemediation) bool {
+		return tr.Spec.Threat != nil && tr.Spec.Threat.AlertID == alert.ID
+	})
 	waitStep(t, tr, 0, v1.StepSucceeded)
 	waitPhase(t, tr, v1.PhaseAwaitingUser)
 
@@ -358,10 +365,14 @@ func TestDryRunActsOnNothing(t *testing.T) {
 	waitEvent(t, got, "StepDryRun: step 3 (wipe): dry run: would run wipe")
 }
 
+// TestHandMadeRemediationRuns: a remediation known only by its UES device id, as a
+// help-desk ticket from the UES console would have it. Mapping a UES device to Intune
+// needs the modelled API, so this connector opts in (see
+// TestUESDeviceIDNeedsTheModelledAPI for one that does not).
 func TestHandMadeRemediationRuns(t *testing.T) {
 	tn := riskyTenant(t)
 	ph := enrolPhones(t, tn, 1)[0]
-	conn := remediationConnector(t, tn, nil)
+	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) { c.Spec.UES.ModelledMobileAPI = true })
 	syncClocks(time.Now())
 	before := actionCalls(t)
 	// Known only by its UES id, as a help-desk ticket from the UES console would have it.
@@ -381,6 +392,36 @@ func TestHandMadeRemediationRuns(t *testing.T) {
 	if n := callsSince(t, before)[routeSync]; n != 1 {
 		t.Fatalf("syncDevice calls = %d", n)
 	}
+}
+
+// TestUESDeviceIDNeedsTheModelledAPI: without the opt-in, no documented API maps a UES
+// device to Intune, so a remediation naming only a UES id fails clearly, having called
+// no modelled route and acted on no device.
+func TestUESDeviceIDNeedsTheModelledAPI(t *testing.T) {
+	tn := riskyTenant(t)
+	ph := enrolPhones(t, tn, 1)[0]
+	conn := remediationConnector(t, tn, nil)
+	syncClocks(time.Now())
+	before, modelled := actionCalls(t), modelledCalls(t)
+	tr := handMade(t, conn, "ues-only", v1.DeviceReference{UESDeviceID: v1.GUID(ph.UESID)}, step(v1.StepSyncDevice, 0))
+	mustCreate(t, tr)
+	got := waitPhase(t, tr, v1.PhaseFailed)
+	if r := readyReason(got); r != "False/"+controllers.ReasonDeviceNotFound || !strings.Contains(conditionMessage2(got, v1.ConditionReady), "modelledMobileAPI") {
+		t.Fatalf("Ready = %s: %s", r, conditionsText(got.Status.Conditions))
+	}
+	if n := callsSince(t, before); n[routeSync] != 0 {
+		t.Fatalf("device actions = %v", n)
+	}
+	if n := modelledCalls(t) - modelled; n != 0 {
+		t.Fatalf("%d calls to modelled routes", n)
+	}
+}
+
+func conditionMessage2(tr *v1.ThreatRemediation, typ string) string {
+	if c := meta.FindStatusCondition(tr.Status.Conditions, typ); c != nil {
+		return c.Message
+	}
+	return ""
 }
 
 func TestResolvedRemediationsAreDeletedAfterRetention(t *testing.T) {

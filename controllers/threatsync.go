@@ -3,45 +3,50 @@ package controllers
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
+	"github.com/mtd-operator/mtd-operator/internal/intune"
+	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
-// applyWorkers bounds the object writes one pass makes at a time; alertChunk alerts
-// (the UES client's page size) are applied before the cursor may move past them.
-const (
-	applyWorkers = 8
-	alertChunk   = 200
-)
+// alertChunk alerts (the UES client's page size) are applied before the alert cursor
+// may move past them.
+const alertChunk = 200
 
-// ThreatSyncReconciler turns UES mobile alerts into ThreatRemediation objects. It is a
-// controller over MTDConnector (named "threatsync") rather than a free-running loop:
-// each pass reads the alerts modified since the connector's status.threatSync.cursor
-// and comes back after spec.threatSync.interval, so the workqueue gives one pass per
-// connector at a time, restarts resume from the cursor, and a deleted connector simply
-// stops being requeued. It reads nothing else from the clouds: the connector
-// reconciler's reads are not repeated here.
+// ThreatSyncReconciler takes each connector's device snapshot and feeds the threat
+// intake. It is a controller over MTDConnector (named "threatsync") rather than a
+// free-running loop: each pass reads Intune's managed devices once (paged, $select),
+// stores the snapshot for everyone who needs a device's state, writes the device
+// counts, opens a ThreatRemediation for each device newly at or above minimumRisk, and,
+// where the connector opts into the modelled UES API, reads the alerts modified since
+// status.threatSync.cursor. It comes back after spec.threatSync.interval, so the
+// workqueue gives one pass per connector at a time and a deleted connector simply stops
+// being requeued.
 type ThreatSyncReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Clients  ClientSource
-	Clock    clock.PassiveClock
+	Recorder  events.EventRecorder
+	Clients   ClientSource
+	Snapshots *snapshot.Store
+	Clock     clock.PassiveClock
 	// MaxInterval caps every connector's threatSync.interval (tests, the demo); 0 = no cap.
 	MaxInterval time.Duration
+	// Refreshed, when set, receives the connector after each snapshot so that its open
+	// remediations look at the new device state at once (a send never blocks: a missed
+	// one is covered by the remediations' own poll).
+	Refreshed chan<- event.GenericEvent
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -50,7 +55,7 @@ func (r *ThreatSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.Get(ctx, req.NamespacedName, &conn); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !syncsThreats(&conn) {
+	if !connectorUsable(&conn) {
 		return ctrl.Result{}, nil // woken again by a spec change or a Ready transition
 	}
 	clients, err := r.Clients.Get(ctx, &conn)
@@ -60,10 +65,33 @@ func (r *ThreatSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		return ctrl.Result{}, err
 	}
-	cursor, passErr := r.pass(ctx, &conn, clients.UES)
-	if err := r.saveProgress(ctx, &conn, cursor, passErr == nil); err != nil {
+	logger := log.FromContext(ctx).WithValues("connector", conn.Name, "tenant", conn.Spec.Intune.TenantID)
+	snap, err := r.takeSnapshot(ctx, clients.Intune)
+	if err != nil {
+		emit(r.Recorder, &conn, corev1.EventTypeWarning, "ThreatSyncFailed", "ThreatSync", "reading Intune's managed devices: "+err.Error())
+		return requeueFor(err)
+	}
+	r.Snapshots.Put(conn.UID, snap)
+	logger.V(1).Info("device snapshot taken", "devices", snap.Len())
+
+	cursor, passErr := time.Time{}, error(nil)
+	if s := conn.Status.ThreatSync; s != nil && s.Cursor != nil {
+		cursor = s.Cursor.Time
+	}
+	if threatSyncEnabled(&conn) {
+		in, err := r.newIntake(ctx, &conn, snap)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		passErr = in.fromDeviceRisk(ctx)
+		if conn.Spec.UES.ModelledMobileAPI && passErr == nil {
+			cursor, passErr = r.alertPass(ctx, in, clients.UES, cursor)
+		}
+	}
+	if err := r.saveProgress(ctx, &conn, snap, cursor, passErr == nil); err != nil {
 		return ctrl.Result{}, errors.Join(passErr, err)
 	}
+	r.wakeRemediations(&conn)
 	if passErr != nil {
 		emit(r.Recorder, &conn, corev1.EventTypeWarning, "ThreatSyncFailed", "ThreatSync", passErr.Error())
 		return requeueFor(passErr)
@@ -71,11 +99,11 @@ func (r *ThreatSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{RequeueAfter: jitter(r.interval(&conn))}, nil
 }
 
-// syncsThreats says whether the connector's alerts are to be read now: threat sync on,
-// and the connector Ready, which it only is as its tenant's owner and not suspended.
-func syncsThreats(c *v1.MTDConnector) bool {
+// connectorUsable says whether a connector may be used for calls now: Ready, which it
+// only is as its tenant's owner, not suspended and not being deleted.
+func connectorUsable(c *v1.MTDConnector) bool {
 	ready := meta.FindStatusCondition(c.Status.Conditions, v1.ConditionReady)
-	return threatSyncEnabled(c) && !c.Spec.Suspend && c.DeletionTimestamp.IsZero() &&
+	return !c.Spec.Suspend && c.DeletionTimestamp.IsZero() &&
 		ready != nil && ready.Status == metav1.ConditionTrue && ready.Reason == ReasonReady
 }
 
@@ -90,21 +118,26 @@ func (r *ThreatSyncReconciler) interval(c *v1.MTDConnector) time.Duration {
 	return d
 }
 
-// pass reads every alert modified at or after the cursor, oldest first, and applies
-// them a chunk of a page's size at a time (writes in parallel within the chunk). The start is inclusive,
-// which is the overlap: the alerts sharing the cursor's exact modified_time are read
-// again and cost nothing more (see apply), as docs/ues-api.md asks of a poller. The
-// returned cursor is the modified_time of the last chunk whose objects are all in place,
-// so a failure part-way resumes at (and re-reads) the first chunk not yet applied.
-func (r *ThreatSyncReconciler) pass(ctx context.Context, conn *v1.MTDConnector, u *ues.Client) (time.Time, error) {
-	var cursor time.Time
-	if s := conn.Status.ThreatSync; s != nil && s.Cursor != nil {
-		cursor = s.Cursor.Time
+// takeSnapshot reads every managed device, 1,000 a page, with only the fields used.
+func (r *ThreatSyncReconciler) takeSnapshot(ctx context.Context, g intune.Client) (*snapshot.Snapshot, error) {
+	taken := r.Clock.Now()
+	devices, err := g.ListManagedDevices(ctx, intune.DeviceFilter{})
+	if err != nil {
+		return nil, err
 	}
-	minRisk := riskRank(minimumRisk(conn))
+	return snapshot.New(taken, devices), nil
+}
+
+// alertPass reads every modelled UES alert modified at or after the cursor, oldest
+// first, and feeds them to the intake a chunk of a page's size at a time. The start is
+// inclusive, which is the overlap: the alerts sharing the cursor's exact modified_time
+// are read again and cost nothing more, as docs/ues-api.md asks of a poller. The
+// returned cursor is the modified_time of the last chunk fully applied, so a failure
+// part-way resumes at (and re-reads) the first chunk not yet applied.
+func (r *ThreatSyncReconciler) alertPass(ctx context.Context, in *intake, u *ues.Client, cursor time.Time) (time.Time, error) {
 	var page []ues.Alert
 	flush := func() error {
-		if err := r.applyAll(ctx, conn, page, minRisk); err != nil {
+		if err := parallel(len(page), func(i int) error { return in.fromAlert(ctx, &page[i]) }); err != nil {
 			return err
 		}
 		for _, a := range page {
@@ -128,67 +161,27 @@ func (r *ThreatSyncReconciler) pass(ctx context.Context, conn *v1.MTDConnector, 
 	return cursor, flush()
 }
 
-// applyAll applies alerts with up to applyWorkers writes in flight.
-func (r *ThreatSyncReconciler) applyAll(ctx context.Context, conn *v1.MTDConnector, alerts []ues.Alert, minRisk int) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, applyWorkers)
-	)
-	for i := range alerts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(a *ues.Alert) {
-			defer func() { <-sem; wg.Done() }()
-			if err := r.apply(ctx, conn, a, minRisk); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}(&alerts[i])
+// wakeRemediations tells the remediation controller that the connector's devices were
+// read again.
+func (r *ThreatSyncReconciler) wakeRemediations(conn *v1.MTDConnector) {
+	if r.Refreshed == nil {
+		return
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	select {
+	case r.Refreshed <- event.GenericEvent{Object: conn}:
+	default:
+	}
 }
 
-// apply makes the cluster reflect one alert: an active alert at or above the minimum
-// risk has its ThreatRemediation; a changed status is copied onto an existing one.
-// Reads go to the cache, so an alert already reflected costs no API call at all.
-func (r *ThreatSyncReconciler) apply(ctx context.Context, conn *v1.MTDConnector, a *ues.Alert, minRisk int) error {
-	key := types.NamespacedName{Namespace: conn.Namespace, Name: remediationName(a.AlertID)}
-	var cur v1.ThreatRemediation
-	err := r.Get(ctx, key, &cur)
-	switch {
-	case apierrors.IsNotFound(err):
-		if a.Status != ues.AlertActive || riskRank(a.RiskLevel) < minRisk || riskRank(a.RiskLevel) == 0 {
-			return nil
-		}
-		tr := remediationFor(conn, a)
-		if err := r.Create(ctx, tr); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		return nil
-	case err != nil:
-		return err
-	case cur.Annotations[AnnotationAlertStatus] == a.Status:
-		return nil
-	}
-	patch := client.MergeFrom(cur.DeepCopy())
-	if cur.Annotations == nil {
-		cur.Annotations = map[string]string{}
-	}
-	cur.Annotations[AnnotationAlertStatus] = a.Status
-	return client.IgnoreNotFound(r.Patch(ctx, &cur, patch))
-}
-
-// saveProgress writes status.threatSync with a JSON merge patch of only that field:
-// the connector reconciler owns the rest of the status and patches only its own
-// fields too, so neither overwrites the other. lastRunTime moves only when the pass
-// finished.
-func (r *ThreatSyncReconciler) saveProgress(ctx context.Context, conn *v1.MTDConnector, cursor time.Time, finished bool) error {
+// saveProgress writes status.threatSync and status.devices with a JSON merge patch of
+// only those fields: the connector reconciler owns the rest of the status and patches
+// only its own fields too, so neither overwrites the other. lastRunTime moves only
+// when the pass finished.
+func (r *ThreatSyncReconciler) saveProgress(ctx context.Context, conn *v1.MTDConnector, snap *snapshot.Snapshot, cursor time.Time, finished bool) error {
 	patch := client.MergeFrom(conn.DeepCopy())
-	s := &v1.ThreatSyncStatus{}
+	s := &v1.ThreatSyncStatus{SnapshotDevices: int32(snap.Len())}
+	taken := metav1.NewTime(snap.Taken)
+	s.SnapshotTime = &taken
 	if old := conn.Status.ThreatSync; old != nil {
 		s.LastRunTime = old.LastRunTime
 	}
@@ -201,5 +194,22 @@ func (r *ThreatSyncReconciler) saveProgress(ctx context.Context, conn *v1.MTDCon
 		s.Cursor = &c
 	}
 	conn.Status.ThreatSync = s
+	conn.Status.Devices = deviceCounts(snap, conn.Status.Devices)
+	observeDevices(conn)
 	return client.IgnoreNotFound(r.Status().Patch(ctx, conn, patch))
+}
+
+// deviceCounts are the snapshot's counts, with allSecuredSince carried over from the
+// previous counts while every assessed device stays secured.
+func deviceCounts(snap *snapshot.Snapshot, prev *v1.DeviceRiskCounts) *v1.DeviceRiskCounts {
+	c := snap.Counts()
+	out := &v1.DeviceRiskCounts{Secured: c.Secured, Low: c.Low, Medium: c.Medium, High: c.High, Total: c.Total}
+	if c.Assessed() > 0 && c.Secured == c.Assessed() {
+		since := metav1.NewTime(snap.Taken)
+		if prev != nil && prev.AllSecuredSince != nil {
+			since = *prev.AllSecuredSince
+		}
+		out.AllSecuredSince = &since
+	}
+	return out
 }

@@ -8,76 +8,99 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
-	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 )
 
-func TestAlertOpensExactlyOneRemediation(t *testing.T) {
+// TestRiskyDeviceOpensOneRemediationPerEpisode is the documented intake: UES reports a
+// device's risk to Intune, the connector's device snapshot sees partnerReportedThreatState
+// reach minimumRisk, and exactly one ThreatRemediation follows the episode, with nothing
+// but Graph (no modelled UES route is called). A later episode of the same device gets
+// its own.
+func TestRiskyDeviceOpensOneRemediationPerEpisode(t *testing.T) {
 	tn := riskyTenant(t)
 	phones := enrolPhones(t, tn, 2)
+	modelled := modelledCalls(t)
 	conn := remediationConnector(t, tn, nil)
-	alert := detect(t, tn, phones[0].IntuneID, "maliciousApplication")
-	low := detect(t, tn, phones[1].IntuneID, "unsafeWifi") // below minimumRisk (high)
+	syncClocks(twinNow(t))
+	detect(t, tn, phones[0].IntuneID, "maliciousApplication")
+	detect(t, tn, phones[1].IntuneID, "unsafeWifi") // low: below minimumRisk (high)
 
-	key := client.ObjectKey{Namespace: conn.Namespace, Name: "threat-" + strings.ToLower(alert.ID)}
-	tr := waitRemediation(t, key, "created by the threat sync", func(*v1.ThreatRemediation) bool { return true })
-	if l := tr.Labels; l[controllers.LabelConnector] != conn.Name || l[controllers.LabelDevice] != strings.ToLower(phones[0].EntraID) || l[controllers.LabelThreatType] != "maliciousApplication" {
+	tr := intakeOf(t, conn, phones[0].IntuneID, 1)
+	if l := tr.Labels; l[controllers.LabelConnector] != conn.Name || l[controllers.LabelDevice] != strings.ToLower(phones[0].EntraID) ||
+		l[controllers.LabelIntuneDevice] != strings.ToLower(phones[0].IntuneID) || l[controllers.LabelEpisode] != "1" {
 		t.Fatalf("labels = %v", l)
 	}
 	th := tr.Spec.Threat
-	if th == nil || th.AlertID != alert.ID || th.Type != "maliciousApplication" || th.Risk != "high" || th.Detail != alert.Detail ||
-		th.DetectedAt == nil || !th.DetectedAt.Time.Equal(alert.Created.Truncate(time.Second)) {
-		t.Fatalf("threat = %+v, alert %+v", th, alert)
+	if th == nil || th.Source != v1.SourceIntuneDeviceRisk || th.Risk != "high" || th.AlertID != "" || th.DetectedAt == nil ||
+		!strings.Contains(th.Detail, "highSeverity") {
+		t.Fatalf("threat = %+v", th)
 	}
-	if d := tr.Spec.Device; string(d.EntraDeviceID) != phones[0].EntraID || string(d.UESDeviceID) != phones[0].UESID {
+	if d := tr.Spec.Device; string(d.EntraDeviceID) != phones[0].EntraID || string(d.IntuneDeviceID) != phones[0].IntuneID {
 		t.Fatalf("device = %+v", d)
 	}
 	if s := tr.Spec.Steps; len(s) != 2 || s[0].Action != v1.StepNotify || s[1].Action != v1.StepSyncDevice || s[1].After.Duration != 15*time.Minute || tr.Spec.Approved {
 		t.Fatalf("default plan = %+v approved %v", s, tr.Spec.Approved)
 	}
-
-	// The cursor moves past the alerts once their objects exist; the connector
-	// reconciler's own status writes (several resyncs) leave it in place.
-	c := waitFor(t, conn, "cursor past the alerts", func(c *v1.MTDConnector) bool {
-		s := c.Status.ThreatSync
-		return s != nil && s.Cursor != nil && s.LastRunTime != nil && !s.Cursor.Time.Before(low.Modified)
+	c := waitFor(t, conn, "device counts from the snapshot", func(c *v1.MTDConnector) bool {
+		d := c.Status.Devices
+		return d != nil && d.High == 1 && d.Low == 1 && d.Total == 2 && c.Status.ThreatSync != nil && c.Status.ThreatSync.SnapshotDevices == 2
 	})
-	cursor := c.Status.ThreatSync.Cursor
-	waitForSyncs(t, conn, 2)
-	if got := getConnector(t, client.ObjectKeyFromObject(conn)).Status.ThreatSync; got == nil || got.Cursor == nil || !got.Cursor.Equal(cursor) {
-		t.Fatalf("after connector resyncs threatSync = %+v, want cursor %v kept", got, cursor)
+	if c.Status.Devices.AllSecuredSince != nil {
+		t.Fatalf("allSecuredSince set while devices are at risk: %+v", c.Status.Devices)
 	}
 	waitFor(t, conn, "activeThreats 1", func(c *v1.MTDConnector) bool { return c.Status.ActiveThreats == 1 })
-	if n, ok := gauge(t, "mtd_operator_active_threats", map[string]string{"namespace": conn.Namespace, "connector": conn.Name, "type": "maliciousApplication", "risk": "high"}); !ok || n != 1 {
-		t.Fatalf("active threats gauge = %v (present %v)", n, ok)
-	}
+	waitForSyncs(t, conn, 2) // further passes open nothing more
 	if n := len(remediationsIn(t, conn.Namespace)); n != 1 {
-		t.Fatalf("%d remediations; the low-risk alert must not open one", n)
+		t.Fatalf("%d remediations; the low-risk device must not have one, and further passes none more", n)
+	}
+	if n, ok := gauge(t, "mtd_operator_devices", map[string]string{"namespace": conn.Namespace, "name": conn.Name, "risk": "high"}); !ok || n != 1 {
+		t.Fatalf("devices gauge (high) = %v (present %v)", n, ok)
+	}
+
+	// The user fixes it; the episode resolves. A new threat on the same phone is a new
+	// episode with its own remediation.
+	if _, err := admin.Remediate(context.Background(), tn.ID, phones[0].IntuneID, ""); err != nil {
+		t.Fatal(err)
+	}
+	remediationClock.Step(2 * time.Second) // a later snapshot says so
+	got := waitPhase(t, tr, v1.PhaseResolved)
+	if got.Status.RiskObservedAt == nil || !got.Status.RiskObservedAt.Equal(th.DetectedAt) {
+		t.Fatalf("riskObservedAt = %v, want the opening snapshot's %v", got.Status.RiskObservedAt, th.DetectedAt)
+	}
+	detect(t, tn, phones[0].IntuneID, "sideLoadedApplication")
+	second := intakeOf(t, conn, phones[0].IntuneID, 2)
+	if second.Labels[controllers.LabelEpisode] != "2" {
+		t.Fatalf("second episode labels = %v", second.Labels)
+	}
+	if n := modelledCalls(t) - modelled; n != 0 {
+		t.Fatalf("a connector without spec.ues.modelledMobileAPI made %d calls to modelled UES routes", n)
 	}
 }
 
-func TestRacingSyncPassesCreateOneRemediationPerAlert(t *testing.T) {
+// TestRacingIntakePassesCreateOneRemediationPerDevice runs more passes against the
+// manager's own: four "replicas" straight against the API server (no cache to hide a
+// concurrent create). The episode's name is a function of the device and the episode
+// number, so they meet in AlreadyExists.
+func TestRacingIntakePassesCreateOneRemediationPerDevice(t *testing.T) {
 	tn := riskyTenant(t)
 	phones := enrolPhones(t, tn, 5)
 	conn := remediationConnector(t, tn, nil)
-	var alerts []adminapi.AlertView
 	for _, ph := range phones {
-		alerts = append(alerts, detect(t, tn, ph.IntuneID, "sideLoadedApplication"))
+		detect(t, tn, ph.IntuneID, "sideLoadedApplication")
 	}
-	// Three more passes race the manager's: two more "replicas" straight against the
-	// API server (no cache to hide a concurrent create), each twice.
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := &controllers.ThreatSyncReconciler{Client: k8s, Recorder: remediationRecorder, Clients: remediationClients, Clock: clock.RealClock{}}
+			r := &controllers.ThreatSyncReconciler{Client: k8s, Recorder: remediationRecorder, Clients: remediationClients,
+				Snapshots: snapshot.NewStore(), Clock: remediationClock}
 			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(conn)}); err != nil {
 				errs <- err
 			}
@@ -88,101 +111,131 @@ func TestRacingSyncPassesCreateOneRemediationPerAlert(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "one remediation per alert", func() (bool, string) {
+	eventually(t, 30*time.Second, "one remediation per device", func() (bool, string) {
 		n := len(remediationsIn(t, conn.Namespace))
-		return n == len(alerts), fmt.Sprint(n)
+		return n == len(phones), fmt.Sprint(n)
 	})
-	for _, a := range alerts {
-		if n := len(remediationsIn(t, conn.Namespace, client.MatchingLabels{controllers.LabelDevice: strings.ToLower(entraOf(phones, a.DeviceID))})); n != 1 {
-			t.Fatalf("device of alert %s has %d remediations", a.ID, n)
+	waitForSyncs(t, conn, 1)
+	for _, ph := range phones {
+		if n := len(remediationsIn(t, conn.Namespace, client.MatchingLabels{controllers.LabelIntuneDevice: strings.ToLower(ph.IntuneID)})); n != 1 {
+			t.Fatalf("device %s has %d remediations", ph.IntuneID, n)
 		}
 	}
 }
 
-func entraOf(phones []adminapi.DeviceView, uesID string) string {
-	for _, p := range phones {
-		if p.UESID == uesID {
-			return p.EntraID
-		}
-	}
-	return ""
-}
-
-func TestResolvedAlertIsReflectedOnItsRemediation(t *testing.T) {
+// TestModelledAlertsEnrichTheDevicesRemediation: with the opt-in, an alert adds its id,
+// type and detail to the episode Intune's risk opened (never a second object), and a
+// resolved alert is reflected on it.
+func TestModelledAlertsEnrichTheDevicesRemediation(t *testing.T) {
 	tn := riskyTenant(t)
 	phones := enrolPhones(t, tn, 1)
 	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) {
+		c.Spec.UES.ModelledMobileAPI = true
 		c.Spec.ThreatSync.DefaultPlan = []v1.RemediationStep{step(v1.StepNotify, time.Hour)}
 	})
 	alert := detect(t, tn, phones[0].IntuneID, "maliciousApplication")
-	key := client.ObjectKey{Namespace: conn.Namespace, Name: "threat-" + strings.ToLower(alert.ID)}
-	waitRemediation(t, key, "alert active", func(tr *v1.ThreatRemediation) bool {
-		return tr.Annotations[controllers.AnnotationAlertStatus] == "active"
+	tr := intakeOf(t, conn, phones[0].IntuneID, 1)
+	key := client.ObjectKeyFromObject(tr)
+	tr = waitRemediation(t, key, "the alert's detail", func(tr *v1.ThreatRemediation) bool {
+		return tr.Spec.Threat != nil && tr.Spec.Threat.AlertID == alert.ID
 	})
+	if th := tr.Spec.Threat; th.Type != "maliciousApplication" || th.Detail != alert.Detail || th.Risk != "high" ||
+		tr.Labels[controllers.LabelThreatType] != "maliciousApplication" || tr.Annotations[controllers.AnnotationAlertStatus] != "active" {
+		t.Fatalf("threat = %+v, labels %v, annotations %v", th, tr.Labels, tr.Annotations)
+	}
 	if _, err := admin.ResolveAlert(context.Background(), tn.ID, alert.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitRemediation(t, key, "alert resolved", func(tr *v1.ThreatRemediation) bool {
 		return tr.Annotations[controllers.AnnotationAlertStatus] == "resolved"
 	})
+	if n := len(remediationsIn(t, conn.Namespace)); n != 1 {
+		t.Fatalf("%d remediations for one device's episode", n)
+	}
+	c := waitFor(t, conn, "the alert cursor", func(c *v1.MTDConnector) bool {
+		s := c.Status.ThreatSync
+		return s != nil && s.Cursor != nil && !s.Cursor.Time.Before(alert.Modified)
+	})
+	cursor := c.Status.ThreatSync.Cursor
+	waitForSyncs(t, conn, 2)
+	if got := getConnector(t, client.ObjectKeyFromObject(conn)).Status.ThreatSync; got == nil || got.Cursor == nil || got.Cursor.Before(cursor) {
+		t.Fatalf("after connector resyncs threatSync = %+v, want the cursor %v kept", got, cursor)
+	}
 }
 
-// TestThousandAlertsSyncWithCallsProportionalToAlerts measures the threat sync at
-// scale: 1,000 alerts on 500 devices read in pages of 200, then a trickle of new ones.
-func TestThousandAlertsSyncWithCallsProportionalToAlerts(t *testing.T) {
+// TestAlertForAnUnknownDeviceIsDroppedAndCounted: an alert whose device Intune does not
+// manage (retired, but the Protect app still reports) ties to no managed device: it is
+// dropped and counted, the cursor moves on, and nothing is guessed.
+func TestAlertForAnUnknownDeviceIsDroppedAndCounted(t *testing.T) {
+	tn := riskyTenant(t)
+	phones := enrolPhones(t, tn, 2)
+	g := graphAs(t, tn)
+	if err := g.RunDeviceAction(context.Background(), phones[1].IntuneID, "retire", nil); err != nil {
+		t.Fatal(err)
+	}
+	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) { c.Spec.UES.ModelledMobileAPI = true })
+	labels := map[string]string{"namespace": conn.Namespace, "name": conn.Name, "source": "UESModelledAPI", "reason": "unknown_device"}
+	dropped := counter(t, "mtd_operator_intake_dropped_total", labels)
+	stray := detect(t, tn, phones[1].IntuneID, "maliciousApplication")
+	waitFor(t, conn, "the cursor past the stray alert", func(c *v1.MTDConnector) bool {
+		s := c.Status.ThreatSync
+		return s != nil && s.Cursor != nil && !s.Cursor.Time.Before(stray.Modified)
+	})
+	if n := counter(t, "mtd_operator_intake_dropped_total", labels); n != dropped+1 {
+		t.Fatalf("dropped counter = %v, want %v", n, dropped+1)
+	}
+	detect(t, tn, phones[0].IntuneID, "maliciousApplication") // the pipeline keeps flowing
+	intakeOf(t, conn, phones[0].IntuneID, 1)
+	if n := len(remediationsIn(t, conn.Namespace)); n != 1 {
+		t.Fatalf("%d remediations; the retired device's alert must open none", n)
+	}
+}
+
+// TestThousandOpenThreatsCostNoCallsPerThreat measures the intake at scale: 1,000 risky
+// devices among 1,200 become 1,000 ThreatRemediations, and at rest each pass costs the
+// snapshot's pages (2 of 1,000) and nothing per open threat: no managed device is read
+// by id while the remediations wait.
+func TestThousandOpenThreatsCostNoCallsPerThreat(t *testing.T) {
 	setup := time.Now()
 	tn := riskyTenant(t)
-	phones := enrolPhones(t, tn, 500)
-	for _, ph := range phones {
+	phones := enrolPhones(t, tn, 1200)
+	for _, ph := range phones[:1000] {
 		detect(t, tn, ph.IntuneID, "maliciousApplication")
-		detect(t, tn, ph.IntuneID, "sideLoadedApplication")
 	}
 	t.Logf("enrolled and detected in %s", time.Since(setup).Round(time.Millisecond))
-	lists, devReads := calls(t, routeAlerts), calls(t, "GET /ues/mobiledevices/v1")+calls(t, "GET /ues/mobiledevices/v1/{id}")
 	start := time.Now()
 	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) {
-		// The plan waits a day, so the measurement is the sync's, not the steps'.
+		// The plan waits a day, so the measurement is the intake's, not the steps'.
 		c.Spec.ThreatSync.DefaultPlan = []v1.RemediationStep{step(v1.StepNotify, 24*time.Hour)}
 	})
 	// Polling the connector's count is one small read; listing 1000 objects every 50 ms
-	// would load the API server more than the sync does.
+	// would load the API server more than the intake does.
 	waitFor(t, conn, "activeThreats 1000", func(c *v1.MTDConnector) bool { return c.Status.ActiveThreats == 1000 })
 	elapsed := time.Since(start)
 	if n := len(remediationsIn(t, conn.Namespace)); n != 1000 {
-		t.Fatalf("%d remediations for 1000 alerts", n)
+		t.Fatalf("%d remediations for 1000 risky devices", n)
 	}
-	t.Logf("1000 remediations after %s, %d list calls", elapsed.Round(time.Millisecond), calls(t, routeAlerts)-lists)
-	c := waitFor(t, conn, "cursor saved", func(c *v1.MTDConnector) bool {
-		return c.Status.ThreatSync != nil && c.Status.ThreatSync.Cursor != nil && c.Status.ThreatSync.LastRunTime != nil
-	})
-	first := calls(t, routeAlerts) - lists
-	// 1,000 alerts are 5 pages of 200; every further pass while the objects were being
-	// written costs one (empty) page. Per-device reading would be 500 calls or more.
-	if first < 5 || first > 5+int64(elapsed/resync)+2 {
-		t.Fatalf("importing 1000 alerts took %d UES list calls in %s", first, elapsed)
+	waitForSyncs(t, conn, 1)
+	pages, byID := calls(t, routeDevices), calls(t, routeDevice)
+	last := getConnector(t, client.ObjectKeyFromObject(conn)).Status.ThreatSync.SnapshotTime
+	const passes = 3
+	for i := 0; i < passes; i++ {
+		remediationClock.Step(time.Second) // so that each snapshot has its own time
+		c := waitFor(t, conn, "another snapshot", func(c *v1.MTDConnector) bool {
+			return c.Status.ThreatSync.SnapshotTime != nil && !c.Status.ThreatSync.SnapshotTime.Equal(last)
+		})
+		last = c.Status.ThreatSync.SnapshotTime
 	}
-	if d := calls(t, "GET /ues/mobiledevices/v1") + calls(t, "GET /ues/mobiledevices/v1/{id}") - devReads; d != 0 {
-		t.Fatalf("the sync read %d UES devices; it must read alerts only", d)
+	dp, dd := calls(t, routeDevices)-pages, calls(t, routeDevice)-byID
+	// 1,200 devices are 2 pages; allow one pass of slack for a pass under way.
+	if dp < 2*passes || dp > 2*(passes+1) || dd != 0 {
+		t.Fatalf("over %d snapshots with 1000 open threats: %d device list pages and %d device reads by id; want 2 pages a pass and none by id", passes, dp, dd)
 	}
-
-	// Ten new alerts: each pass reads only what changed since the cursor.
-	lists, passStart, trickle := calls(t, routeAlerts), c.Status.ThreatSync.LastRunTime, time.Now()
-	for _, ph := range phones[:10] {
-		detect(t, tn, ph.IntuneID, "unsafeWifi") // low: read, no object
-		detect(t, tn, ph.IntuneID, "maliciousApplication")
+	if n := len(remediationsIn(t, conn.Namespace)); n != 1000 {
+		t.Fatalf("%d remediations after further passes", n)
 	}
-	waitFor(t, conn, "activeThreats 1010", func(c *v1.MTDConnector) bool { return c.Status.ActiveThreats == 1010 })
-	c = waitFor(t, conn, "a pass after the new alerts", func(c *v1.MTDConnector) bool {
-		return c.Status.ThreatSync.LastRunTime.After(passStart.Time)
-	})
-	more := calls(t, routeAlerts) - lists
-	t.Logf("trickle: %d list calls in %s", more, time.Since(trickle).Round(time.Millisecond))
-	passes := int64(time.Since(trickle)/resync) + 2
-	if more < 1 || more > passes {
-		t.Fatalf("20 new alerts took %d list calls", more)
-	}
-	t.Logf("threat sync scale: 1000 alerts on 500 devices -> 1000 ThreatRemediations in %s with %d UES list calls (5 pages of 200 + idle passes), 0 UES device reads; 20 more alerts -> %d list calls",
-		elapsed.Round(time.Millisecond), first, more)
+	t.Logf("intake scale: 1200 devices, 1000 risky -> 1000 ThreatRemediations in %s; at rest %d list pages over %d passes, %d reads by id",
+		elapsed.Round(time.Millisecond), dp, passes, dd)
 }
 
 // waitFor waits until ok holds for the connector.
@@ -191,7 +244,54 @@ func waitFor(t *testing.T, conn *v1.MTDConnector, what string, ok func(*v1.MTDCo
 	var c *v1.MTDConnector
 	eventually(t, 60*time.Second, what, func() (bool, string) {
 		c = getConnector(t, client.ObjectKeyFromObject(conn))
-		return ok(c), fmt.Sprintf("threatSync %+v, activeThreats %d", c.Status.ThreatSync, c.Status.ActiveThreats)
+		return ok(c), fmt.Sprintf("threatSync %+v, devices %+v, activeThreats %d", c.Status.ThreatSync, c.Status.Devices, c.Status.ActiveThreats)
 	})
 	return c
+}
+
+// TestAlertAheadOfIntunesReportDoesNotResolveEarly: a fast feed (here the modelled
+// alerts) opens the episode while UES's report has not yet reached Intune, so Intune
+// still calls the device secured and compliant. That earlier "secured" must not close
+// it: only a view after Intune has reported the risk may.
+func TestAlertAheadOfIntunesReportDoesNotResolveEarly(t *testing.T) {
+	ctx := context.Background()
+	if _, err := admin.SetReportingDelay(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.SetReportingDelay(ctx, 0) })
+	tn := riskyTenant(t)
+	ph := enrolPhones(t, tn, 1)[0]
+	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) {
+		c.Spec.UES.ModelledMobileAPI = true
+		c.Spec.ThreatSync.DefaultPlan = []v1.RemediationStep{step(v1.StepNotify, time.Hour)}
+	})
+	syncClocks(twinNow(t))
+	alert := detect(t, tn, ph.IntuneID, "maliciousApplication")
+	tr := intakeOf(t, conn, ph.IntuneID, 1)
+	if th := tr.Spec.Threat; th == nil || th.Source != v1.SourceUESModelledAPI || th.AlertID != alert.ID {
+		t.Fatalf("threat = %+v; want it opened by the alert", th)
+	}
+	waitPhase(t, tr, v1.PhasePending)
+	for i := 0; i < 3; i++ { // several snapshots with Intune still reporting secured
+		remediationClock.Step(2 * time.Second)
+		waitForSyncs(t, conn, 1)
+	}
+	if got := getRemediation(t, client.ObjectKeyFromObject(tr)); got.Status.Phase != v1.PhasePending || got.Status.RiskObservedAt != nil {
+		t.Fatalf("before Intune knows: %s, riskObservedAt %v", remediationText(got), got.Status.RiskObservedAt)
+	}
+	advance(t, time.Hour) // UES's report reaches Intune
+	got := waitRemediation(t, client.ObjectKeyFromObject(tr), "Intune's report seen", func(tr *v1.ThreatRemediation) bool {
+		return tr.Status.RiskObservedAt != nil && tr.Status.DeviceRisk == v1.RiskHigh
+	})
+	if got.Status.Phase == v1.PhaseResolved {
+		t.Fatalf("resolved while at risk: %s", remediationText(got))
+	}
+	if _, err := admin.SetReportingDelay(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Remediate(ctx, tn.ID, ph.IntuneID, ""); err != nil {
+		t.Fatal(err)
+	}
+	remediationClock.Step(2 * time.Second)
+	waitPhase(t, tr, v1.PhaseResolved)
 }

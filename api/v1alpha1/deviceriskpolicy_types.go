@@ -64,8 +64,11 @@ type DeviceRiskPolicySpec struct {
 	// +optional
 	ConditionalAccess *ConditionalAccessSpec `json:"conditionalAccess,omitempty"`
 
-	// riskAssessment, when set, writes which risk each BlackBerry detection type raises a
-	// device to in the UES mobile policy.
+	// riskAssessment declares which risk each BlackBerry detection type raises a device
+	// to (the UES console's Policies > User policy > Risk assessment). BlackBerry
+	// publishes no API for it, so it is written only where the connector opts into the
+	// modelled UES API (spec.ues.modelledMobileAPI); otherwise the RiskAssessment
+	// condition says to set it in the console, and the policy stays Ready.
 	// +optional
 	RiskAssessment *RiskAssessment `json:"riskAssessment,omitempty"`
 

@@ -293,6 +293,17 @@ type UESSpec struct {
 	// caBundle adds CA certificates to trust for the UES endpoint.
 	// +optional
 	CABundle *CABundleReference `json:"caBundle,omitempty"`
+	// modelledMobileAPI opts in to the UES mobile REST API that this project models
+	// (mobile alerts, mobile devices, the risk assessment, the Intune integration
+	// status) and that its twin, mtd-sim --modelled-ues, serves. BlackBerry publishes no
+	// such API: a real UES tenant answers these routes with an error, so leave it off
+	// for a real tenant. Off, the operator uses only documented surfaces: Intune's
+	// per-device partnerReportedThreatState for threats and device counts, and the UES
+	// token and device list for reachability. On, it also polls mobile alerts (alert
+	// id, type and detail on each ThreatRemediation), checks UES's Intune link, writes
+	// DeviceRiskPolicy riskAssessment and lets ignoreAlert steps run.
+	// +optional
+	ModelledMobileAPI bool `json:"modelledMobileAPI,omitempty"`
 }
 
 // UESCredentials select the API application id and secret in a Secret.
@@ -310,18 +321,26 @@ type UESCredentials struct {
 	AppSecretKey SecretKeyName `json:"appSecretKey,omitempty"`
 }
 
-// ThreatSyncSpec controls the threat sync loop.
+// ThreatSyncSpec controls the threat intake: each device whose risk, as BlackBerry
+// reports it to Intune (partnerReportedThreatState), reaches minimumRisk gets one
+// ThreatRemediation per risk episode. With spec.ues.modelledMobileAPI, UES mobile
+// alerts also open or enrich them.
 type ThreatSyncSpec struct {
-	// enabled turns UES mobile alerts into ThreatRemediation objects.
+	// enabled turns risky devices into ThreatRemediation objects. The device snapshot
+	// behind status.devices is taken on the same interval either way.
 	// +kubebuilder:default=true
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
-	// interval between incremental reads of new and changed alerts.
+	// interval between device snapshots: one paged read of Intune's managed devices
+	// (about one GET per 1,000 devices), shared by the device counts, the intake and
+	// every open ThreatRemediation; with the modelled API also between alert reads.
 	// +kubebuilder:default="1m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="interval must be between 10s and 24h"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
-	// minimumRisk is the lowest alert risk that opens a ThreatRemediation.
+	// minimumRisk is the lowest device risk that opens a ThreatRemediation; a
+	// remediation resolves once the risk is below it again and Intune reports the
+	// device compliant.
 	// +kubebuilder:default=high
 	// +optional
 	MinimumRisk ThreatRiskLevel `json:"minimumRisk,omitempty"`
@@ -386,7 +405,8 @@ type MTDConnectorStatus struct {
 	// lastSyncTime is when both clouds were last read successfully.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
-	// devices counts the tenant's UES mobile devices by overall risk.
+	// devices counts the tenant's Intune managed devices by the risk BlackBerry reported
+	// for them (partnerReportedThreatState), from the last device snapshot.
 	// +optional
 	Devices *DeviceRiskCounts `json:"devices,omitempty"`
 	// activeThreats counts open ThreatRemediation objects of this connector.
@@ -397,7 +417,7 @@ type MTDConnectorStatus struct {
 	ThreatSync *ThreatSyncStatus `json:"threatSync,omitempty"`
 }
 
-// DeviceRiskCounts counts devices by overall risk.
+// DeviceRiskCounts counts managed devices by partner-reported risk.
 type DeviceRiskCounts struct {
 	// +optional
 	Secured int32 `json:"secured"`
@@ -410,18 +430,32 @@ type DeviceRiskCounts struct {
 	// total counts every device, including ones the partner has not assessed.
 	// +optional
 	Total int32 `json:"total"`
+	// allSecuredSince is set while every assessed device is reported secured: since
+	// when. UES reports exactly that when no risk assessment is configured in its
+	// console, so a long-standing value is worth a look (see DeviceRiskPolicy's
+	// RiskAssessment condition).
+	// +optional
+	AllSecuredSince *metav1.Time `json:"allSecuredSince,omitempty"`
 }
 
-// ThreatSyncStatus is the threat sync loop's cursor, so that a restart neither re-reads
-// everything nor misses anything.
+// ThreatSyncStatus records the intake's progress: the device snapshot and, with the
+// modelled API, the alert cursor, so that a restart neither re-reads everything nor
+// misses anything.
 type ThreatSyncStatus struct {
-	// cursor is the modification time up to which alerts have been processed, with
-	// UES's sub-second precision: the next pass asks for alerts modified at or after it.
+	// cursor is the modification time up to which modelled UES alerts have been
+	// processed, with UES's sub-second precision: the next pass asks for alerts
+	// modified at or after it.
 	// +optional
 	Cursor *metav1.MicroTime `json:"cursor,omitempty"`
 	// lastRunTime is when the loop last finished a pass.
 	// +optional
 	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
+	// snapshotTime is when the last device snapshot was read from Intune.
+	// +optional
+	SnapshotTime *metav1.Time `json:"snapshotTime,omitempty"`
+	// snapshotDevices is how many managed devices it held.
+	// +optional
+	SnapshotDevices int32 `json:"snapshotDevices,omitempty"`
 }
 
 // MTDConnector keeps Intune's Mobile Threat Defense connector for BlackBerry Protect

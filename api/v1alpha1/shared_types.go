@@ -109,6 +109,11 @@ const (
 // +kubebuilder:validation:Enum=maliciousApplication;sideLoadedApplication;jailbrokenOrRooted;deviceEncryption;deviceScreenlock;iOsIntegrityFailure;androidSafetyNetFailure;androidHWFailure;unsupportedSecurityPatch;unsupportedOS;unsupportedModel;manInTheMiddle;unsafeWifi
 type DetectionType string
 
+// DetectionTypes are the values DetectionType accepts, in the order of its enum.
+var DetectionTypes = []DetectionType{"maliciousApplication", "sideLoadedApplication", "jailbrokenOrRooted", "deviceEncryption",
+	"deviceScreenlock", "iOsIntegrityFailure", "androidSafetyNetFailure", "androidHWFailure", "unsupportedSecurityPatch",
+	"unsupportedOS", "unsupportedModel", "manInTheMiddle", "unsafeWifi"}
+
 // Condition types shared by the kinds of this API.
 const (
 	// ConditionReady summarises: True when the object is realised and healthy.

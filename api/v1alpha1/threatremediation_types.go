@@ -19,7 +19,9 @@ const (
 	StepRetire StepAction = "retire"
 	// StepWipe factory-resets the device (destructive).
 	StepWipe StepAction = "wipe"
-	// StepIgnoreAlert ignores the alert in UES, which lowers the device's risk.
+	// StepIgnoreAlert ignores the alert in UES, which lowers the device's risk. It needs
+	// the modelled UES API (the connector's spec.ues.modelledMobileAPI) and a known
+	// alert id; otherwise it is recorded as Skipped.
 	StepIgnoreAlert StepAction = "ignoreAlert"
 )
 
@@ -73,31 +75,56 @@ type DeviceReference struct {
 	UESDeviceID GUID `json:"uesDeviceID,omitempty"`
 }
 
-// ThreatReference is the UES alert that opened the remediation.
+// ThreatSource is the feed that reported a threat.
+// +kubebuilder:validation:Enum=IntuneDeviceRisk;UESModelledAPI
+type ThreatSource string
+
+const (
+	// SourceIntuneDeviceRisk: Intune's partnerReportedThreatState of the device reached
+	// the connector's minimumRisk (documented; any MTD partner).
+	SourceIntuneDeviceRisk ThreatSource = "IntuneDeviceRisk"
+	// SourceUESModelledAPI: a mobile alert read through the modelled UES API (opt-in,
+	// spec.ues.modelledMobileAPI of the connector).
+	SourceUESModelledAPI ThreatSource = "UESModelledAPI"
+)
+
+// ThreatReference is the threat that opened the remediation. Intune's device risk says
+// how bad it is; a UES alert, when one is known, says what it is. Fields can be filled
+// in later (an alert arriving after Intune's report adds its id, type and detail) but
+// never changed once set.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.alertID) || (has(self.alertID) && self.alertID == oldSelf.alertID)",message="threat.alertID cannot change once set"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.type) || (has(self.type) && self.type == oldSelf.type)",message="threat.type cannot change once set"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.source) || (has(self.source) && self.source == oldSelf.source)",message="threat.source cannot change once set"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.detectedAt) || (has(self.detectedAt) && self.detectedAt == oldSelf.detectedAt)",message="threat.detectedAt cannot change once set"
 type ThreatReference struct {
-	// alertID is the UES mobile alert id.
+	// source is the feed that saw the threat first.
+	// +optional
+	Source ThreatSource `json:"source,omitempty"`
+	// alertID is the UES mobile alert id, when an alert is known.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	// +required
-	AlertID string `json:"alertID"`
-	// type of detection.
-	// +required
-	Type DetectionType `json:"type"`
-	// risk the detection raises the device to.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._:-]*$`
+	// +optional
+	AlertID string `json:"alertID,omitempty"`
+	// type of detection, when an alert is known.
+	// +optional
+	Type DetectionType `json:"type,omitempty"`
+	// risk the threat raised the device to.
 	// +optional
 	Risk ThreatRiskLevel `json:"risk,omitempty"`
 	// detail is the alert's description, such as the offending app or network.
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Detail string `json:"detail,omitempty"`
-	// detectedAt is when UES detected the threat.
+	// detectedAt is when the threat was first seen.
 	// +optional
 	DetectedAt *metav1.Time `json:"detectedAt,omitempty"`
 }
 
 // ThreatRemediationSpec is a device threat (or a person's request) and the plan to follow
 // it to its end.
-// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, s.action == 'ignoreAlert') || has(self.threat)",message="an ignoreAlert step needs spec.threat.alertID"
+// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, s.action == 'ignoreAlert') || has(self.threat)",message="an ignoreAlert step needs spec.threat"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.threat) || has(self.threat)",message="spec.threat cannot be removed"
 type ThreatRemediationSpec struct {
 	// connectorRef names the MTDConnector, in the same namespace, through which devices
 	// are acted on.
@@ -107,8 +134,8 @@ type ThreatRemediationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="device is immutable"
 	// +required
 	Device DeviceReference `json:"device"`
-	// threat is the UES alert, when the remediation was opened for one. It cannot change.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="threat is immutable"
+	// threat is what opened the remediation, when the intake opened it for a risky
+	// device or an alert; absent on a remediation a person asks for.
 	// +optional
 	Threat *ThreatReference `json:"threat,omitempty"`
 	// steps run in order, each at most once, when due.
@@ -212,6 +239,13 @@ type ThreatRemediationStatus struct {
 	// userPrincipalName of the device's primary user.
 	// +optional
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	// riskObservedAt is when Intune was first seen reporting the device at or above the
+	// connector's minimumRisk for this threat. A threat resolves on Intune's word (risk
+	// below minimumRisk, device compliant) only in a later device snapshot: a fast feed
+	// (an alert) may open a remediation before UES's report reaches Intune, and the
+	// device's earlier "secured" must not close it.
+	// +optional
+	RiskObservedAt *metav1.Time `json:"riskObservedAt,omitempty"`
 	// detectedAt is when the plan's clock started.
 	// +optional
 	DetectedAt *metav1.Time `json:"detectedAt,omitempty"`

@@ -237,7 +237,8 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"no steps", remediation, []edit{{"spec.steps", []any{}}}, "spec.steps in body should have at least 1 items"},
 		{"device without ids", remediation, []edit{{"spec.device", map[string]any{}}}, "device needs at least one of intuneDeviceID, entraDeviceID or uesDeviceID"},
 		{"device id not a GUID", remediation, []edit{{"spec.device.entraDeviceID", "pixel-7"}}, "spec.device.entraDeviceID: Invalid value: \"pixel-7\": must be a GUID"},
-		{"ignoreAlert without a threat", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "ignoreAlert"}}}}, "an ignoreAlert step needs spec.threat.alertID"},
+		{"ignoreAlert without a threat", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "ignoreAlert"}}}}, "an ignoreAlert step needs spec.threat"},
+		{"an alert id that escapes its path", remediation, []edit{{"spec.threat", map[string]any{"alertID": "../../tenants"}}}, "spec.threat.alertID"},
 		{"wipe options on a lock step", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "remoteLock", "wipe": map[string]any{"keepUserData": true}}}}}, "wipe options are only allowed on a wipe step"},
 		{"negative step delay", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "notify", "after": "-5m"}}}}, "after must be between 0s and 8760h"},
 	}
@@ -368,6 +369,44 @@ func TestTenantIDsAreImmutable(t *testing.T) {
 	changed.Spec.Suspend = true
 	if err := env.Client.Update(ctx, changed); err != nil {
 		t.Fatalf("updating suspend: %v", err)
+	}
+}
+
+// TestThreatDetailIsAddedNeverChanged: the intake opens a remediation from Intune's
+// device risk with no alert yet, and a later alert fills in its id, type and detail;
+// what is set can never be changed or removed.
+func TestThreatDetailIsAddedNeverChanged(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	r := validRemediation()
+	r.Namespace = ns
+	r.Spec.Threat = &v1.ThreatReference{Source: v1.SourceIntuneDeviceRisk, Risk: "high"}
+	if err := env.Client.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	enriched := r.DeepCopy()
+	enriched.Spec.Threat.AlertID, enriched.Spec.Threat.Type, enriched.Spec.Threat.Detail = "a1", "maliciousApplication", "com.evil"
+	if err := env.Client.Update(ctx, enriched); err != nil {
+		t.Fatalf("adding the alert's detail: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*v1.ThreatRemediation)
+		want   string
+	}{
+		{"alert id", func(r *v1.ThreatRemediation) { r.Spec.Threat.AlertID = "a2" }, "threat.alertID cannot change once set"},
+		{"type", func(r *v1.ThreatRemediation) { r.Spec.Threat.Type = "unsafeWifi" }, "threat.type cannot change once set"},
+		{"source", func(r *v1.ThreatRemediation) { r.Spec.Threat.Source = v1.SourceUESModelledAPI }, "threat.source cannot change once set"},
+		{"removed", func(r *v1.ThreatRemediation) { r.Spec.Threat = nil }, "spec.threat cannot be removed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			changed := enriched.DeepCopy()
+			tc.change(changed)
+			err := env.Client.Update(ctx, changed)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("update = %v, want refusal %q", err, tc.want)
+			}
+		})
 	}
 }
 
