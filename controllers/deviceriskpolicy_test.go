@@ -519,6 +519,38 @@ func TestRiskAssessmentIsWrittenOnlyThroughTheModelledAPI(t *testing.T) {
 	})
 }
 
+// TestEveryDeviceSecuredForDaysIsFlagged: UES reports every device as secured when no
+// risk assessment is configured, which Intune's view alone can show: once the snapshot
+// has seen every assessed device secured for three days, the policy says where to look,
+// and stays Ready.
+func TestEveryDeviceSecuredForDaysIsFlagged(t *testing.T) {
+	tn, conn := readyConnector(t)
+	enrolPhones(t, tn, 3)
+	c := waitFor(t, conn, "every device secured", func(c *v1.MTDConnector) bool {
+		return c.Status.Devices != nil && c.Status.Devices.Secured == 3 && c.Status.Devices.AllSecuredSince != nil
+	})
+	// Three days and more ago, as a long-running operator would have recorded it; the
+	// snapshot keeps the earliest time while every device stays secured.
+	patch := client.MergeFrom(c.DeepCopy())
+	long := metav1.NewTime(time.Now().Add(-80 * time.Hour))
+	c.Status.Devices.AllSecuredSince = &long
+	if err := k8s.Status().Patch(context.Background(), c, patch); err != nil {
+		t.Fatal(err)
+	}
+	pol := policyFor(conn, "all-secured", v1.PlatformAndroid)
+	create(t, pol)
+	got := waitPolicy(t, pol, controllers.ConditionRiskAssessment, metav1.ConditionFalse, controllers.ReasonAllDevicesSecured)
+	if msg := conditionText(got, controllers.ConditionRiskAssessment); !strings.Contains(msg, "every assessed device (3) secured since") {
+		t.Fatalf("message = %q", msg)
+	}
+	policyReady(t, pol)
+	lists := calls(t, routeDevices)
+	eventually(t, 30*time.Second, "two more device snapshots", func() (bool, string) { return calls(t, routeDevices) >= lists+2, "" })
+	if kept := getConnector(t, client.ObjectKeyFromObject(conn)).Status.Devices.AllSecuredSince; kept == nil || kept.Unix() != long.Unix() {
+		t.Fatalf("allSecuredSince = %v after further snapshots, want %v kept", kept, long)
+	}
+}
+
 func conditionText(p *v1.DeviceRiskPolicy, typ string) string {
 	if c := meta.FindStatusCondition(p.Status.Conditions, typ); c != nil {
 		return c.Message

@@ -15,8 +15,8 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 )
 
-// Steps run at most once. A step is recorded Running, with the object's
-// resourceVersion, before its call goes out, and its outcome is recorded after. A
+// Steps run at most once. A step that calls a cloud is recorded Running, with the
+// object's resourceVersion, before its call goes out, and its outcome is recorded after. A
 // record found Running at the start of a pass means the operator stopped mid-call:
 // notify, syncDevice and ignoreAlert are harmless to send again and are; remoteLock,
 // retire and wipe are not, and are marked Failed for a person to check, never re-sent.
@@ -114,9 +114,14 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 				continue
 			}
 		}
-		started, err := r.start(ctx, p, i)
-		if err != nil || !started {
-			return err
+		// notify makes no call outside the cluster: its outcome (a condition and an event)
+		// lands in the same status write as its record, so it needs no Running record
+		// first. Every other step is recorded Running before its call goes out.
+		if step.Action != v1.StepNotify {
+			started, err := r.start(ctx, p, i)
+			if err != nil || !started {
+				return err
+			}
 		}
 		if err := r.complete(ctx, p, i, step); err != nil || p.failed {
 			return err

@@ -233,28 +233,22 @@ func (in *intake) setAlertStatus(ctx context.Context, tr *v1.ThreatRemediation, 
 	return client.IgnoreNotFound(in.c.Patch(ctx, cur, patch))
 }
 
-func setLabel(o client.Object, k, v string) {
-	if v == "" {
-		return
-	}
-	l := o.GetLabels()
-	if l == nil {
-		l = map[string]string{}
-	}
-	l[k] = v
-	o.SetLabels(l)
-}
+func setLabel(o client.Object, k, v string) { o.SetLabels(withEntry(o.GetLabels(), k, v)) }
 
 func setAnnotationOn(o client.Object, k, v string) {
+	o.SetAnnotations(withEntry(o.GetAnnotations(), k, v))
+}
+
+// withEntry sets m[k] = v, making m when nil; an empty v changes nothing.
+func withEntry(m map[string]string, k, v string) map[string]string {
 	if v == "" {
-		return
+		return m
 	}
-	a := o.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
+	if m == nil {
+		m = map[string]string{}
 	}
-	a[k] = v
-	o.SetAnnotations(a)
+	m[k] = v
+	return m
 }
 
 // parallel runs fn for 0..n-1 with up to applyWorkers at a time and joins the errors.
