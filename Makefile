@@ -87,6 +87,10 @@ test-e2e: tools ## Run the end-to-end suite alone: the chart, the operator and t
 demo: tools ## Run the product page's scenarios on a local stack and narrate them (DEMO_EXIT=1 to finish by itself).
 	go run ./hack/demo
 
+.PHONY: scale
+scale: tools ## Measure 10,000 devices and a burst of 1,000 threats on the local stack (prints figures; not a test).
+	go run ./hack/scale $(SCALE_ARGS)
+
 ##@ Build
 
 .PHONY: build

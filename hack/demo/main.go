@@ -150,6 +150,20 @@ func (d *demo) device(name string) (adminapi.DeviceView, string, error) {
 	return adminapi.DeviceView{}, "", fmt.Errorf("no device %s", name)
 }
 
+// remediationOf is the name of the device's open ThreatRemediation, or "".
+func (d *demo) remediationOf(dev adminapi.DeviceView) string {
+	out, _ := d.st.Kubectl(d.ctx, "get", "threatremediations", "-n", stack.SamplesNamespace,
+		"-l", "mtd.operator.dev/intune-device="+strings.ToLower(dev.IntuneID), "-o", `jsonpath={.items[?(@.status.phase!="Resolved")].metadata.name}`)
+	return strings.TrimSpace(out)
+}
+
+func (d *demo) allowed(dev adminapi.DeviceView, app string) bool {
+	res, err := d.st.Admin.AppAccess(d.ctx, d.st.Sim[sim.EnvTenantID], adminapi.AppAccess{Device: dev.EntraID, User: dev.UserID, App: app})
+	return err == nil && res.Allowed
+}
+
+func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
+
 // app is a cloud app whose access the demo checks.
 type app struct{ id, label string }
 
@@ -189,24 +203,45 @@ func (d *demo) scenario(deviceName, detection, detail string, apps []app, wifi b
 	if err != nil {
 		return err
 	}
+	// Intune blocks a device until the partner's first report (the sample connector sets
+	// *DeviceBlockedOnMissingPartnerData); UES sends it one report delay after the
+	// platform is connected.
+	if err := d.wait("UES's first report on "+dev.DeviceName, func() bool { return d.allowed(dev, apps[0].id) }); err != nil {
+		return err
+	}
 	fmt.Printf("    before: %s (%s %s) belongs to %s\n", dev.DeviceName, dev.Platform, dev.OSVersion, upn)
 	d.report(dev, apps, wifi)
+	detected := time.Now()
 	alert, err := d.st.Admin.Detect(d.ctx, tenant, dev.EntraID, adminapi.Detection{Type: detection, Detail: detail})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("\n    UES detected %s on %s: %s (alert %s)\n", detection, dev.DeviceName, detail, alert.ID)
-	d.report(dev, apps, wifi)
-	name := "threat-" + strings.ToLower(alert.ID)
-	if err := d.wait("the ThreatRemediation", func() bool { return d.jsonpath("threatremediation", name, "{.status.phase}") != "" }); err != nil {
+	fmt.Printf("    UES reports the device's risk to Intune periodically (the twin: after %s); until then Intune knows nothing\n", d.st.ReportDelay)
+	if err := d.wait("Intune to block the device", func() bool { return !d.allowed(dev, apps[0].id) }); err != nil {
 		return err
 	}
-	fmt.Println("\n    the operator's threat sync opened a ThreatRemediation and follows it:")
+	fmt.Printf("\n    %s later, Intune has BlackBerry's report: the device is non-compliant and Conditional Access blocks it\n", since(detected))
+	d.report(dev, apps, wifi)
+	var name string
+	if err := d.wait("the ThreatRemediation", func() bool {
+		name = d.remediationOf(dev)
+		return name != ""
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("\n    %s after the detection, the operator's device snapshot saw the risk in Intune (partnerReportedThreatState)\n", since(detected))
+	fmt.Println("    and opened a ThreatRemediation, which it follows (documented surfaces only: Graph and the UES token/device API):")
 	d.show("get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "wide")
 	fmt.Printf("\n    the user follows the BlackBerry Protect app's guidance and removes the threat\n")
+	fixed := time.Now()
 	if _, err := d.st.Admin.Remediate(d.ctx, tenant, dev.EntraID, detection); err != nil {
 		return err
 	}
+	if err := d.wait("access to return", func() bool { return d.allowed(dev, apps[0].id) }); err != nil {
+		return err
+	}
+	fmt.Printf("    %s later UES has reported the device secured, and access returns:\n", since(fixed))
 	d.report(dev, apps, wifi)
 	if err := d.wait("Resolved", func() bool { return d.jsonpath("threatremediation", name, "{.status.phase}") == "Resolved" }); err != nil {
 		return err

@@ -7,14 +7,25 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/sim"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 )
 
 // ApplySamples applies config/samples with real `kubectl apply -k`, through an overlay
 // that changes only what must differ on the twin: the credentials in the Secrets, the
-// endpoints and CA of the connector, and the Conditional Access state (enabled rather
-// than the sample's cautious reportOnly, so that blocking shows).
+// endpoints and CA of the connector (and its modelledMobileAPI opt-in when the stack
+// runs the modelled routes), and the Conditional Access state (enabled rather than the
+// sample's cautious reportOnly, so that blocking shows). Without the modelled API the
+// sample policy's riskAssessment cannot be written by the operator, so the stack does
+// what an administrator does in the UES console first: it sets the same assessment
+// through the twin's admin API.
 func (s *Stack) ApplySamples(ctx context.Context) error {
+	if !s.ModelledUES {
+		if err := s.setRiskAssessmentInConsole(ctx); err != nil {
+			return err
+		}
+	}
 	s.step("kubectl apply -k: config/samples, pointed at the twin, into namespace %s", SamplesNamespace)
 	dir := filepath.Join(s.Dir, "samples-overlay")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -57,7 +68,8 @@ func (s *Stack) ApplySamples(ctx context.Context) error {
 				op{"op": "add", "path": "/spec/intune/caBundle", "value": caRef},
 				op{"op": "remove", "path": "/spec/ues/region"},
 				op{"op": "add", "path": "/spec/ues/baseURL", "value": s.Sim[sim.EnvUESURL]},
-				op{"op": "add", "path": "/spec/ues/caBundle", "value": caRef}),
+				op{"op": "add", "path": "/spec/ues/caBundle", "value": caRef},
+				op{"op": "add", "path": "/spec/ues/modelledMobileAPI", "value": s.ModelledUES}),
 			patch("DeviceRiskPolicy", "mobile-threat-level",
 				op{"op": "replace", "path": "/spec/conditionalAccess/state", "value": "enabled"}),
 		},
@@ -74,4 +86,27 @@ func (s *Stack) ApplySamples(ctx context.Context) error {
 	}
 	_, err = s.Kubectl(ctx, "apply", "-k", dir)
 	return err
+}
+
+// setRiskAssessmentInConsole puts the sample policy's riskAssessment into the twin's UES
+// tenant, as an administrator does in the console (Policies > User policy > Protect
+// Mobile > Risk assessment).
+func (s *Stack) setRiskAssessmentInConsole(ctx context.Context) error {
+	data, err := os.ReadFile(filepath.Join(s.Root, "config", "samples", "mtd_v1alpha1_deviceriskpolicy.yaml"))
+	if err != nil {
+		return err
+	}
+	var pol v1.DeviceRiskPolicy
+	if err := yaml.Unmarshal(data, &pol); err != nil {
+		return err
+	}
+	if pol.Spec.RiskAssessment == nil {
+		return nil
+	}
+	ra := map[string]world.Risk{}
+	for _, d := range pol.Spec.RiskAssessment.Detections {
+		ra[string(d.Type)] = world.Risk(d.Risk)
+	}
+	s.step("in the UES console (the twin's admin API), an administrator sets the risk assessment the sample declares: BlackBerry publishes no API for it")
+	return s.Admin.SetRiskAssessment(ctx, s.Sim[sim.EnvTenantID], ra)
 }

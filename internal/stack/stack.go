@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +49,19 @@ type Options struct {
 	Log io.Writer
 	// SimArgs are extra flags of the twin.
 	SimArgs []string
+	// ModelledUES serves the twin's modelled UES mobile routes and has the sample
+	// connector opt into them (spec.ues.modelledMobileAPI). Off, the default, the twin
+	// answers them as a real UES tenant does (unknown route) and the product runs on
+	// documented surfaces alone.
+	ModelledUES bool
+	// ReportDelay is how long the twin's UES takes to report a device's risk to Intune
+	// (the real integration reports periodically). Zero means DefaultReportDelay; use a
+	// negative value for immediate reports.
+	ReportDelay time.Duration
 }
+
+// DefaultReportDelay keeps the demo honest about timing without making it slow.
+const DefaultReportDelay = 5 * time.Second
 
 // Stack is a running local installation.
 type Stack struct {
@@ -62,6 +75,10 @@ type Stack struct {
 	ManagerBin string
 	SimBin     string
 
+	// ModelledUES and ReportDelay are as started (see Options).
+	ModelledUES bool
+	ReportDelay time.Duration
+
 	log       io.Writer
 	tempDir   bool
 	simCmd    *exec.Cmd
@@ -70,7 +87,13 @@ type Stack struct {
 
 // Start builds the binaries and brings everything up but the operator (StartOperator).
 func Start(ctx context.Context, o Options) (s *Stack, err error) {
-	s = &Stack{Root: testenv.RepoRoot(), Dir: o.Dir, log: o.Log}
+	s = &Stack{Root: testenv.RepoRoot(), Dir: o.Dir, log: o.Log, ModelledUES: o.ModelledUES, ReportDelay: o.ReportDelay}
+	switch {
+	case s.ReportDelay == 0:
+		s.ReportDelay = DefaultReportDelay
+	case s.ReportDelay < 0:
+		s.ReportDelay = 0
+	}
 	if s.log == nil {
 		s.log = io.Discard
 	}
@@ -128,14 +151,19 @@ func (s *Stack) build(ctx context.Context) error {
 }
 
 func (s *Stack) startSim(ctx context.Context, extra []string) error {
-	s.step("starting the twin (mtd-sim) with the seeded demo tenant")
+	mode := "documented UES routes only, as a real tenant"
+	if s.ModelledUES {
+		mode = "with the modelled UES mobile routes"
+	}
+	s.step("starting the twin (mtd-sim) with the seeded demo tenant: %s; UES reports risk to Intune after %s", mode, s.ReportDelay)
 	envFile := filepath.Join(s.Dir, "sim.env")
 	if err := os.MkdirAll(filepath.Join(s.Dir, "sim"), 0o755); err != nil {
 		return err
 	}
 	args := append([]string{"--addr", "127.0.0.1:0", "--write-env", envFile, "--seed-demo",
 		"--ca-dir", filepath.Join(s.Dir, "sim"), "--tenant-id", SampleTenantID, "--client-id", SampleClientID,
-		"--ues-tenant-id", SampleUESTenantID}, extra...)
+		"--ues-tenant-id", SampleUESTenantID, "--report-delay", s.ReportDelay.String(),
+		"--modelled-ues=" + strconv.FormatBool(s.ModelledUES)}, extra...)
 	logf, err := os.Create(filepath.Join(s.Dir, "mtd-sim.log"))
 	if err != nil {
 		return err

@@ -157,9 +157,28 @@ const (
 	sharePoint = "00000003-0000-0ff1-ce00-000000000000"
 )
 
+// TestSamplesBecomeCurrent: on the documented surfaces alone (the twin serves no
+// modelled UES route), the samples become Current, and the operator never asks for a
+// modelled route.
 func TestSamplesBecomeCurrent(t *testing.T) {
 	waitStatus(t, "mtdconnector", "blackberry", status.CurrentStatus)
 	waitStatus(t, "deviceriskpolicy", "mobile-threat-level", status.CurrentStatus)
+	cs, err := st.Admin.Calls(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for route, c := range cs {
+		if strings.HasPrefix(route, "GET /ues/") && !strings.HasPrefix(route, "GET /ues/devices/v2") && c.Calls > 0 {
+			t.Errorf("the operator called %s %d times: only documented UES routes may be used", route, c.Calls)
+		}
+	}
+	if cs["GET /ues/devices/v2"].Calls == 0 || cs["GET /v1.0/deviceManagement/managedDevices"].Calls == 0 {
+		t.Errorf("expected the documented UES probe and the Intune device snapshot, got %v", cs)
+	}
+	ra := kubectl(t, "get", "deviceriskpolicy", "mobile-threat-level", "-n", stack.SamplesNamespace, "-o", `jsonpath={.status.conditions[?(@.type=="RiskAssessment")].reason}`)
+	if ra != "ConsoleOnly" {
+		t.Errorf("RiskAssessment reason = %q, want ConsoleOnly (the assessment is set in the UES console)", ra)
+	}
 	out := kubectl(t, "get", "mtdconnectors,deviceriskpolicies", "-n", stack.SamplesNamespace)
 	for _, want := range []string{"blackberry", "True", "Ready", "enabled", "mobile-threat-level", "low"} {
 		if !strings.Contains(out, want) {
@@ -169,37 +188,77 @@ func TestSamplesBecomeCurrent(t *testing.T) {
 	t.Logf("kubectl get:\n%s", out)
 }
 
+// remediationOf waits for the ThreatRemediation the intake opened for a device and
+// returns its name. It must come from Intune's device risk: the twin serves no
+// modelled UES route, as a real tenant serves none.
+func remediationOf(t *testing.T, dev adminapi.DeviceView) string {
+	t.Helper()
+	var name string
+	eventually(t, "a ThreatRemediation from Intune's device risk for "+dev.DeviceName, func() (bool, string) {
+		out, err := st.Kubectl(ctx, "get", "threatremediations", "-n", stack.SamplesNamespace,
+			"-l", "mtd.operator.dev/intune-device="+strings.ToLower(dev.IntuneID),
+			"-o", `jsonpath={range .items[?(@.status.phase!="Resolved")]}{.metadata.name} {.spec.threat.source}{"\n"}{end}`)
+		fields := strings.Fields(out)
+		if err != nil || len(fields) != 2 {
+			return false, out + fmt.Sprint(err)
+		}
+		name = fields[0]
+		return fields[1] == "IntuneDeviceRisk", out
+	})
+	return name
+}
+
+// blocked waits until the device may reach none of apps (nor the Wi-Fi, when asked):
+// UES reports risk to Intune after the twin's report delay, as the real integration
+// reports periodically.
+func blocked(t *testing.T, dev adminapi.DeviceView, wifi bool, apps ...string) {
+	t.Helper()
+	access(t, dev, false, wifi, apps...)
+}
+
+func allowed(t *testing.T, dev adminapi.DeviceView, wifi bool, apps ...string) {
+	t.Helper()
+	access(t, dev, true, wifi, apps...)
+}
+
+func access(t *testing.T, dev adminapi.DeviceView, want, wifi bool, apps ...string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%s access allowed=%v to %v (wifi %v)", dev.DeviceName, want, apps, wifi), func() (bool, string) {
+		for _, a := range apps {
+			if appAllowed(t, dev, a) != want {
+				return false, a
+			}
+		}
+		return !wifi || wifiAllowed(t, dev) == want, "wifi"
+	})
+}
+
+func resolved(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, "the remediation Resolved", func() (bool, string) {
+		out := kubectl(t, "get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.phase} {.status.conditions[?(@.type==\"Ready\")].reason}")
+		return out == "Resolved ThreatResolved", out
+	})
+}
+
 // TestMaliciousAppScenario is the product page's first scenario: a malicious app is
 // detected, the device loses e-mail, SharePoint/OneDrive and company apps, a
-// ThreatRemediation follows the threat, and removing the app brings access back.
+// ThreatRemediation follows the threat from Intune's device risk, and removing the app
+// brings access back.
 func TestMaliciousAppScenario(t *testing.T) {
 	waitStatus(t, "deviceriskpolicy", "mobile-threat-level", status.CurrentStatus)
 	phone := device(t, "alice-Android-1")
-	if !appAllowed(t, phone, exchange) || !appAllowed(t, phone, sharePoint) {
-		t.Fatal("a clean device must reach e-mail and files")
-	}
-	alert, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "maliciousApplication", Detail: "com.flashlight.free (Trojan)"})
-	if err != nil {
+	allowed(t, phone, false, exchange, sharePoint)
+	if _, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "maliciousApplication", Detail: "com.flashlight.free (Trojan)"}); err != nil {
 		t.Fatal(err)
 	}
-	if appAllowed(t, phone, exchange) || appAllowed(t, phone, sharePoint) {
-		t.Fatal("Intune must mark the device non-compliant and Conditional Access block it")
-	}
-	name := "threat-" + strings.ToLower(alert.ID)
-	eventually(t, "a ThreatRemediation for the alert", func() (bool, string) {
-		out, err := st.Kubectl(ctx, "get", "threatremediation", name, "-n", stack.SamplesNamespace)
-		return err == nil && strings.Contains(out, "maliciousApplication"), out + fmt.Sprint(err)
-	})
+	blocked(t, phone, false, exchange, sharePoint)
+	name := remediationOf(t, phone)
 	if _, err := st.Admin.Remediate(ctx, tenant(), phone.EntraID, "maliciousApplication"); err != nil {
 		t.Fatal(err)
 	}
-	if !appAllowed(t, phone, exchange) || !appAllowed(t, phone, sharePoint) {
-		t.Fatal("access must return once the app is removed")
-	}
-	eventually(t, "the remediation Resolved", func() (bool, string) {
-		out := kubectl(t, "get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.phase}")
-		return out == "Resolved", out
-	})
+	allowed(t, phone, false, exchange, sharePoint)
+	resolved(t, name)
 	t.Logf("kubectl get tr:\n%s", kubectl(t, "get", "threatremediations", "-n", stack.SamplesNamespace, "-o", "wide"))
 }
 
@@ -209,31 +268,17 @@ func TestMaliciousAppScenario(t *testing.T) {
 func TestManInTheMiddleScenario(t *testing.T) {
 	waitStatus(t, "deviceriskpolicy", "mobile-threat-level", status.CurrentStatus)
 	phone := device(t, "erin-iOS-1")
-	if !wifiAllowed(t, phone) || !appAllowed(t, phone, sharePoint) {
-		t.Fatal("a clean device must join the Wi-Fi and reach SharePoint")
-	}
-	alert, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "manInTheMiddle", Detail: "rogue access point CorpGuest"})
-	if err != nil {
+	allowed(t, phone, true, sharePoint)
+	if _, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "manInTheMiddle", Detail: "rogue access point CorpGuest"}); err != nil {
 		t.Fatal(err)
 	}
-	if wifiAllowed(t, phone) || appAllowed(t, phone, sharePoint) {
-		t.Fatal("a man-in-the-middle must cost the device the Wi-Fi and SharePoint")
-	}
-	name := "threat-" + strings.ToLower(alert.ID)
-	eventually(t, "a ThreatRemediation for the network threat", func() (bool, string) {
-		out, err := st.Kubectl(ctx, "get", "threatremediation", name, "-n", stack.SamplesNamespace)
-		return err == nil, out + fmt.Sprint(err)
-	})
+	blocked(t, phone, true, sharePoint)
+	name := remediationOf(t, phone)
 	if _, err := st.Admin.Remediate(ctx, tenant(), phone.EntraID, "manInTheMiddle"); err != nil {
 		t.Fatal(err)
 	}
-	if !wifiAllowed(t, phone) || !appAllowed(t, phone, sharePoint) {
-		t.Fatal("access must return after leaving the network")
-	}
-	eventually(t, "the remediation Resolved", func() (bool, string) {
-		out := kubectl(t, "get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.phase}")
-		return out == "Resolved", out
-	})
+	allowed(t, phone, true, sharePoint)
+	resolved(t, name)
 }
 
 // TestKstatusSeesProgressAndFailure: a policy waiting for its connector is InProgress;
