@@ -22,6 +22,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,15 +44,16 @@ func main() {
 	interval := flag.Duration("interval", 10*time.Second, "threat sync interval (the operator's --max-threat-sync-interval)")
 	delay := flag.Duration("report-delay", 5*time.Second, "the twin's UES-to-Intune report delay")
 	rest := flag.Duration("rest", 2*time.Minute, "how long to count calls at rest")
+	workers := flag.Int("workers", 4, "the operator's --max-concurrent-reconciles")
 	flag.Parse()
 	ctx := context.Background()
-	if err := run(ctx, *devices, *threats, *interval, *delay, *rest); err != nil {
+	if err := run(ctx, *devices, *threats, *workers, *interval, *delay, *rest); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, nDevices, nThreats int, interval, delay, rest time.Duration) error {
+func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, rest time.Duration) error {
 	st, err := stack.Start(ctx, stack.Options{Log: os.Stderr, ReportDelay: delay})
 	if err != nil {
 		return err
@@ -75,7 +77,7 @@ func run(ctx context.Context, nDevices, nThreats int, interval, delay, rest time
 	// Production pacing but for the threat sync interval: the sample's 5 min resync,
 	// the remediations' 1 min poll.
 	op, err := st.StartOperator(ctx, "operator", "--max-threat-sync-interval", interval.String(), "--max-resync", "5m",
-		"--remediation-poll-interval", "1m", "--log-level", "info")
+		"--remediation-poll-interval", "1m", "--log-level", "info", "--max-concurrent-reconciles", strconv.Itoa(workers))
 	if err != nil {
 		return err
 	}
@@ -181,7 +183,7 @@ func run(ctx context.Context, nDevices, nThreats int, interval, delay, rest time
 	minutes := time.Since(restStart).Minutes()
 	atRest := rss(op.Pid())
 
-	fmt.Printf("\nscale: %d managed devices, %d threats at once; threat sync interval %s, UES report delay %s\n", nDevices, nThreats, interval, delay)
+	fmt.Printf("\nscale: %d managed devices, %d threats at once; threat sync interval %s, UES report delay %s, %d workers per controller\n", nDevices, nThreats, interval, delay, workers)
 	fmt.Printf("detection -> ThreatRemediation created:   %s\n", summary(toCreate))
 	fmt.Printf("detection -> first step (notify) done:    %s\n", summary(toStep))
 	fmt.Printf("target p99 <= interval + report delay + 2s = %s\n", interval+delay+2*time.Second)
