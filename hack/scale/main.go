@@ -113,8 +113,11 @@ func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, 
 				continue
 			}
 			dev, now := tr.Labels["mtd.operator.dev/intune-device"], time.Now()
+			if dev == "" {
+				continue // the sample's hand-made remediation
+			}
 			mu.Lock()
-			if _, seen := created[dev]; !seen && dev != "" {
+			if _, seen := created[dev]; !seen {
 				created[dev] = now
 			}
 			for _, rec := range tr.Status.Steps {
