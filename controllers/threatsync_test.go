@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/snapshot"
 )
 
@@ -294,4 +295,59 @@ func TestAlertAheadOfIntunesReportDoesNotResolveEarly(t *testing.T) {
 	}
 	remediationClock.Step(2 * time.Second)
 	waitPhase(t, tr, v1.PhaseResolved)
+}
+
+// TestSnapshotFaultsLoseNothingAndOpenNothingTwice: Graph fails while the device
+// snapshot is being paged (503s past the client's retries, then a dropped connection);
+// the pass fails without opening anything from a partial snapshot, says so in an event,
+// and a later pass opens exactly one remediation per risky device. A restarted
+// operator (an empty snapshot store, a fresh reconciler) then adds nothing.
+func TestSnapshotFaultsLoseNothingAndOpenNothingTwice(t *testing.T) {
+	ctx := context.Background()
+	tn := riskyTenant(t)
+	phones := enrolPhones(t, tn, 1100) // two pages
+	for _, ph := range phones[:40] {
+		detect(t, tn, ph.IntuneID, "maliciousApplication")
+	}
+	unavailable, err := admin.AddFault(ctx, adminapi.Fault{Route: routeDevices, Status: 503, Count: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := admin.AddFault(ctx, adminapi.Fault{Route: routeDevices, Drop: true, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.ClearFaults(ctx) })
+	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) {
+		c.Spec.ThreatSync.DefaultPlan = []v1.RemediationStep{step(v1.StepNotify, 24*time.Hour)}
+	})
+	waitEvent(t, conn, "ThreatSyncFailed: reading Intune's managed devices")
+	waitFor(t, conn, "activeThreats 40", func(c *v1.MTDConnector) bool { return c.Status.ActiveThreats == 40 })
+	faults, err := admin.Faults(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := map[string]int{}
+	for _, f := range faults {
+		hits[f.ID] = f.Hits
+	}
+	if hits[unavailable.ID] != 8 || hits[dropped.ID] != 2 {
+		t.Fatalf("fault hits = %v, want 8 (503) and 2 (dropped)", hits)
+	}
+	restarted := &controllers.ThreatSyncReconciler{Client: k8s, Recorder: remediationRecorder, Clients: remediationClients,
+		Snapshots: snapshot.NewStore(), Clock: remediationClock}
+	for i := 0; i < 2; i++ {
+		if _, err := restarted.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(conn)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trs := remediationsIn(t, conn.Namespace)
+	per := map[string]int{}
+	for _, tr := range trs {
+		per[tr.Labels[controllers.LabelIntuneDevice]]++
+	}
+	if len(trs) != 40 || len(per) != 40 {
+		t.Fatalf("%d remediations over %d devices after the faults and a restart; want 40 on 40", len(trs), len(per))
+	}
+	t.Logf("snapshot faults: 8 x 503 and 2 dropped connections while paging 1100 devices -> 40 remediations for 40 risky devices, 0 duplicates after a restart")
 }
