@@ -55,6 +55,10 @@ verify: $(CONTROLLER_GEN) ## Fail when generated files, go.mod or formatting are
 test: tools verify vet ## Build the tools when missing, verify generation, and run every test.
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-unit
+test-unit: ## Run the pure decision tests of the controllers (no control plane, seconds).
+	go test -count=1 -run '^TestDecide' ./controllers/
+
 HELM := $(BIN)/helm
 KUBECTL := $(BIN)/kubectl
 

@@ -9,7 +9,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 )
 
-func TestConnectorSettingsFieldsMatch(t *testing.T) {
+func TestDecideConnectorSettingsFieldsMatch(t *testing.T) {
 	api, client := reflect.TypeOf(v1.ConnectorSettings{}), reflect.TypeOf(intune.ConnectorSettings{})
 	if api.NumField() != client.NumField() {
 		t.Fatalf("API has %d settings, client %d", api.NumField(), client.NumField())
@@ -23,7 +23,7 @@ func TestConnectorSettingsFieldsMatch(t *testing.T) {
 	}
 }
 
-func TestSettingsDrift(t *testing.T) {
+func TestDecideSettingsDrift(t *testing.T) {
 	yes, no := true, false
 	seven, thirty := int32(7), int32(30)
 	have := intune.ConnectorSettings{AndroidEnabled: &yes, IOSEnabled: &no, PartnerUnresponsivenessThresholdInDays: &thirty}
@@ -60,7 +60,7 @@ func TestSettingsDrift(t *testing.T) {
 	}
 }
 
-func TestPlatformsOff(t *testing.T) {
+func TestDecidePlatformsOff(t *testing.T) {
 	yes, no := true, false
 	patch, names := platformsOff(intune.ConnectorSettings{AndroidEnabled: &yes, IOSEnabled: &no})
 	if strings.Join(names, ",") != "androidEnabled" || patch.AndroidEnabled == nil || *patch.AndroidEnabled || patch.IOSEnabled != nil {

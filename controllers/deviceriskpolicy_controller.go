@@ -8,15 +8,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
@@ -48,6 +45,7 @@ type DeviceRiskPolicyReconciler struct {
 
 // policyPass carries one reconcile of a DeviceRiskPolicy.
 type policyPass struct {
+	r       *DeviceRiskPolicyReconciler
 	pol     *v1.DeviceRiskPolicy
 	conds   conditions
 	conn    *v1.MTDConnector
@@ -60,57 +58,29 @@ type policyPass struct {
 	drift []string
 	// blocked is the first problem only a person can resolve (ambiguity, a conflict).
 	blocked *summary
-	// settled are pending-create annotations to clear once the status holds the ids.
-	settled []string
+	// guardsToClear are pending-create annotations to clear once the status holds the ids.
+	guardsToClear []string
 }
 
-// Reconcile implements reconcile.Reconciler.
+// Reconcile implements reconcile.Reconciler through the shared shell.
 func (r *DeviceRiskPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var pol v1.DeviceRiskPolicy
-	if err := r.Get(ctx, req.NamespacedName, &pol); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	before := pol.Status.DeepCopy()
-	p := &policyPass{pol: &pol, conds: conditions{list: &pol.Status.Conditions, generation: pol.Generation}}
-
-	res, err := r.reconcile(ctx, p)
-	if !pol.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&pol, Finalizer) {
-		return res, err
-	}
-	pol.Status.ObservedGeneration = pol.Generation
-	if !equality.Semantic.DeepEqual(before, &pol.Status) {
-		if uerr := r.Status().Update(ctx, &pol); uerr != nil {
-			return ctrl.Result{}, errors.Join(err, client.IgnoreNotFound(uerr))
-		}
-	}
-	// Only now that the ids are stored may the crash guards go.
-	for _, key := range p.settled {
-		if aerr := setAnnotation(ctx, r.Client, &pol, key, ""); aerr != nil {
-			return ctrl.Result{}, errors.Join(err, aerr)
-		}
-	}
-	return res, err
+	return reconcileManaged(ctx, r.Client, req, &v1.DeviceRiskPolicy{}, func(pol *v1.DeviceRiskPolicy, conds conditions) pass {
+		return &policyPass{r: r, pol: pol, conds: conds}
+	})
 }
 
-func (r *DeviceRiskPolicyReconciler) reconcile(ctx context.Context, p *policyPass) (ctrl.Result, error) {
-	pol := p.pol
-	if !pol.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, p)
-	}
-	if pol.Spec.Suspend {
-		p.conds.summarise(summary{reason: ReasonSuspended, message: "spec.suspend is true: no calls are made to Intune or UES"})
-		return ctrl.Result{}, nil
-	}
-	if ok, res := r.connectorGate(ctx, p); !ok {
-		return res, nil
-	}
-	if pol.Spec.ManagementPolicy != v1.ManagementPolicyObserveOnly && !controllerutil.ContainsFinalizer(pol, Finalizer) {
-		controllerutil.AddFinalizer(pol, Finalizer)
-		if err := r.Update(ctx, pol); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
+// connect finds the policy's connector and its clients; the policy waits, saying why,
+// while the connector cannot be used.
+func (p *policyPass) connect(ctx context.Context) (*summary, ctrl.Result, error) {
+	conn, clients, wait := useConnector(ctx, p.r.Client, p.r.Clients, p.pol.Namespace, p.pol.Spec.ConnectorRef)
+	p.conn, p.clients = conn, clients
+	return wait, ctrl.Result{}, nil
+}
 
+// sync keeps each platform's compliance policy, the Conditional Access policy and the
+// risk assessment; a throttled call ends the pass at once (the rest would be too).
+func (p *policyPass) sync(ctx context.Context) (ctrl.Result, error) {
+	r := p.r
 	err := r.syncCompliancePolicies(ctx, p)
 	if err == nil || !outbound.IsThrottled(err) {
 		err = errors.Join(err, r.syncConditionalAccess(ctx, p))
@@ -121,35 +91,26 @@ func (r *DeviceRiskPolicyReconciler) reconcile(ctx context.Context, p *policyPas
 	return r.conclude(p, err)
 }
 
-// connectorGate finds the connector and its clients; a policy waits, saying why, while
-// the connector is missing or not Ready.
-func (r *DeviceRiskPolicyReconciler) connectorGate(ctx context.Context, p *policyPass) (bool, ctrl.Result) {
-	pol := p.pol
-	var conn v1.MTDConnector
-	key := types.NamespacedName{Namespace: pol.Namespace, Name: string(pol.Spec.ConnectorRef.Name)}
-	if err := r.Get(ctx, key, &conn); err != nil {
-		msg := fmt.Sprintf("waiting for MTDConnector %s: %v", key.Name, err)
-		if apierrors.IsNotFound(err) {
-			msg = fmt.Sprintf("waiting for MTDConnector %s, which does not exist in namespace %s", key.Name, key.Namespace)
+func (p *policyPass) forget() {}
+
+// mayWrite says whether the pass may change the clouds; under ObserveOnly it records what
+// it would have changed as drift instead (reported in Synced and an event).
+func (p *policyPass) mayWrite(drift string) bool {
+	if v1.AllowsModify(p.pol) {
+		return true
+	}
+	p.drift = append(p.drift, drift)
+	return false
+}
+
+// written clears the crash guards: only now that the ids are stored may they go.
+func (p *policyPass) written(ctx context.Context) error {
+	for _, key := range p.guardsToClear {
+		if err := setAnnotation(ctx, p.r.Client, p.pol, key, ""); err != nil {
+			return err
 		}
-		p.conds.summarise(summary{reason: ReasonConnectorNotFound, message: msg, reconciling: true})
-		return false, ctrl.Result{}
 	}
-	if c := meta.FindStatusCondition(conn.Status.Conditions, v1.ConditionReady); c == nil || c.Status != "True" {
-		why := "it has not reported yet"
-		if c != nil {
-			why = c.Reason + ": " + c.Message
-		}
-		p.conds.summarise(summary{reason: ReasonConnectorNotReady, message: fmt.Sprintf("waiting for MTDConnector %s to be Ready (%s)", conn.Name, why), reconciling: true})
-		return false, ctrl.Result{}
-	}
-	clients, err := r.Clients.Get(ctx, &conn)
-	if err != nil {
-		p.conds.summarise(summary{reason: ReasonConnectorNotReady, message: "the connector's credentials: " + err.Error(), reconciling: true})
-		return false, ctrl.Result{RequeueAfter: time.Minute}
-	}
-	p.conn, p.clients = &conn, clients
-	return true, ctrl.Result{}
+	return nil
 }
 
 func (r *DeviceRiskPolicyReconciler) conclude(p *policyPass, err error) (ctrl.Result, error) {
@@ -196,35 +157,33 @@ func (r *DeviceRiskPolicyReconciler) resync(p *policyPass) time.Duration {
 	return resyncInterval(p.conn, r.DefaultResync, r.MaxResync)
 }
 
-// finalize deletes (or orphans) what the policy created, then lets the object go.
-func (r *DeviceRiskPolicyReconciler) finalize(ctx context.Context, p *policyPass) (ctrl.Result, error) {
-	pol := p.pol
-	if !controllerutil.ContainsFinalizer(pol, Finalizer) {
-		return ctrl.Result{}, nil
+// finalize deletes what the policy created when AllowsDelete, else orphans it.
+func (p *policyPass) finalize(ctx context.Context) (ctrl.Result, bool, error) {
+	r, pol := p.r, p.pol
+	if !v1.AllowsDelete(pol) {
+		return ctrl.Result{}, true, nil
 	}
-	if pol.Spec.DeletionPolicy == v1.DeletionPolicyDelete && pol.Spec.ManagementPolicy == v1.ManagementPolicyManage && !pol.Spec.Suspend {
-		var conn v1.MTDConnector
-		err := r.Get(ctx, types.NamespacedName{Namespace: pol.Namespace, Name: string(pol.Spec.ConnectorRef.Name)}, &conn)
-		switch {
-		case apierrors.IsNotFound(err):
-			emit(r.Recorder, pol, corev1.EventTypeWarning, "Orphaned", "Delete", "the MTDConnector is gone, so the Intune policies are left in place")
-		case err != nil:
-			return ctrl.Result{}, err
-		default:
-			clients, err := r.Clients.Get(ctx, &conn)
-			if err != nil {
-				p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: "cannot delete the Intune policies: " + err.Error() + " (set deletionPolicy: Orphan to let go)", stalled: true})
-				return ctrl.Result{RequeueAfter: time.Minute}, nil
-			}
-			p.clients = clients
-			if err := r.deleteAll(ctx, p); err != nil {
-				p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: "deleting the Intune policies: " + err.Error(), reconciling: !outbound.IsTerminal(err), stalled: outbound.IsTerminal(err)})
-				return requeueFor(err)
-			}
-		}
+	var conn v1.MTDConnector
+	err := r.Get(ctx, types.NamespacedName{Namespace: pol.Namespace, Name: string(pol.Spec.ConnectorRef.Name)}, &conn)
+	switch {
+	case apierrors.IsNotFound(err):
+		emit(r.Recorder, pol, corev1.EventTypeWarning, "Orphaned", "Delete", "the MTDConnector is gone, so the Intune policies are left in place")
+		return ctrl.Result{}, true, nil
+	case err != nil:
+		return ctrl.Result{}, false, err
 	}
-	controllerutil.RemoveFinalizer(pol, Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, pol))
+	clients, err := r.Clients.Get(ctx, &conn)
+	if err != nil {
+		p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: "cannot delete the Intune policies: " + err.Error() + " (set deletionPolicy: Orphan to let go)", stalled: true})
+		return ctrl.Result{RequeueAfter: time.Minute}, false, nil
+	}
+	p.clients = clients
+	if err := r.deleteAll(ctx, p); err != nil {
+		p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: "deleting the Intune policies: " + err.Error(), reconciling: !outbound.IsTerminal(err), stalled: outbound.IsTerminal(err)})
+		res, err := requeueFor(err)
+		return res, false, err
+	}
+	return ctrl.Result{}, true, nil
 }
 
 func (r *DeviceRiskPolicyReconciler) deleteAll(ctx context.Context, p *policyPass) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 const (
@@ -104,16 +105,9 @@ func getPolicy(t *testing.T, key client.ObjectKey) *v1.DeviceRiskPolicy {
 // waitPolicy waits for a condition on a DeviceRiskPolicy at its current generation.
 func waitPolicy(t *testing.T, p *v1.DeviceRiskPolicy, typ string, status metav1.ConditionStatus, reason string) *v1.DeviceRiskPolicy {
 	t.Helper()
-	var got *v1.DeviceRiskPolicy
-	eventually(t, 30*time.Second, typ+"="+string(status)+"/"+reason+" on "+p.Name, func() (bool, string) {
-		got = getPolicy(t, policyKey(p))
-		c := meta.FindStatusCondition(got.Status.Conditions, typ)
-		if c == nil {
-			return false, conditionsText(got.Status.Conditions)
-		}
-		return c.Status == status && (reason == "" || c.Reason == reason) && c.ObservedGeneration == got.Generation, conditionsText(got.Status.Conditions)
+	return testkit.WaitObject(t, k8s, policyKey(p), 30*time.Second, typ+"="+string(status)+"/"+reason, func(got *v1.DeviceRiskPolicy) (bool, string) {
+		return conditionHolds(got.Status.Conditions, got.Generation, typ, status, reason)
 	})
-	return got
 }
 
 func policyReady(t *testing.T, p *v1.DeviceRiskPolicy) *v1.DeviceRiskPolicy {
@@ -191,6 +185,33 @@ func TestPolicyAdoptsAnExistingPolicyAndCorrectsIt(t *testing.T) {
 	waitEvent(t, got, "Adopted: adopted the existing iOS compliance policy "+existing.ID)
 }
 
+// TestConditionalAccessClimbsTheSameLadder: the Conditional Access policy is adopted,
+// recorded as adopted and corrected exactly like a compliance policy (it once had its
+// own copy of the ladder, without the Adopted flag or the Recovered event).
+func TestConditionalAccessClimbsTheSameLadder(t *testing.T) {
+	tn, conn := readyConnector(t)
+	pol := policyFor(conn, "ca-adopt", v1.PlatformIOS)
+	pol.Spec.ConditionalAccess = &v1.ConditionalAccessSpec{DisplayName: "compliant phones only", State: v1.CAStateEnabled,
+		Applications: v1.ConditionalAccessApplications{ExchangeOnline: true}, AllUsers: true}
+	existing, err := graphAs(t, tn).CreateConditionalAccessPolicy(context.Background(), intune.ConditionalAccessPolicy{
+		DisplayName: "compliant phones only", State: "disabled", IncludeApplications: []string{controllers.AppExchangeOnline},
+		IncludeUsers: []string{"All"}, ClientAppTypes: []string{"all"}, GrantOperator: "OR", BuiltInControls: []string{"compliantDevice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, pol)
+	got := policyReady(t, pol)
+	if got.Status.ConditionalAccessPolicyID != existing.ID || !got.Status.ConditionalAccessAdopted {
+		t.Fatalf("status = %+v, want adoption of %s", got.Status, existing.ID)
+	}
+	waitEvent(t, got, "Adopted: adopted the existing Conditional Access policy "+existing.ID)
+	waitEvent(t, got, "Updated: corrected the Conditional Access policy "+existing.ID)
+	live, err := graphAs(t, tn).GetConditionalAccessPolicy(context.Background(), existing.ID)
+	if err != nil || live.State != "enabled" {
+		t.Fatalf("live = %+v, %v; want it corrected to enabled", live, err)
+	}
+}
+
 func TestPolicyRefusesAmbiguousAdoption(t *testing.T) {
 	tn, conn := readyConnector(t)
 	pol := policyFor(conn, "ambiguous", v1.PlatformAndroid)
@@ -258,7 +279,7 @@ func TestPolicyCrashBetweenCreateAndStatusLeavesNoDuplicate(t *testing.T) {
 	if w := wrote(t, before); w[routePolicies] != 0 {
 		t.Fatalf("created again: %v", w)
 	}
-	eventually(t, 10*time.Second, "the crash guard cleared", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "the crash guard cleared", func() (bool, string) {
 		_, ok := getPolicy(t, policyKey(pol)).Annotations["mtd.operator.dev/create-pending-android"]
 		return !ok, "annotation still present"
 	})
@@ -293,7 +314,7 @@ func TestPolicyDriftIsCorrectedWithTheMinimumCalls(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := writes(t)
-			eventually(t, 4*resync, tc.name+" corrected", func() (bool, string) {
+			testkit.Eventually(t, 4*resync, tc.name+" corrected", func() (bool, string) {
 				live, err := g.GetCompliancePolicy(ctx, id)
 				if err != nil {
 					return false, err.Error()
@@ -386,7 +407,7 @@ func waitPolicySyncs(t *testing.T, p *v1.DeviceRiskPolicy, n int) {
 	route := "GET /v1.0/deviceManagement/deviceCompliancePolicies/{id}/deviceStatusOverview"
 	start := calls(t, route)
 	want := int64(n * len(p.Spec.Platforms))
-	eventually(t, time.Duration(n+2)*3*resync, "further policy passes", func() (bool, string) {
+	testkit.Eventually(t, time.Duration(n+2)*3*resync, "further policy passes", func() (bool, string) {
 		return calls(t, route)-start >= want, "passes so far"
 	})
 }
@@ -462,7 +483,7 @@ func TestScenarioMaliciousAppBlocksMailUntilRemoved(t *testing.T) {
 		t.Fatal("a device with a malicious app must lose e-mail and SharePoint")
 	}
 	got := waitPolicy(t, pol, v1.ConditionReady, metav1.ConditionTrue, "")
-	eventually(t, 4*resync, "the non-compliant count", func() (bool, string) {
+	testkit.Eventually(t, 4*resync, "the non-compliant count", func() (bool, string) {
 		got = getPolicy(t, policyKey(pol))
 		return got.Status.NonCompliantDevices == 1, conditionsText(got.Status.Conditions)
 	})
@@ -472,7 +493,7 @@ func TestScenarioMaliciousAppBlocksMailUntilRemoved(t *testing.T) {
 	if !access(controllers.AppExchangeOnline) || !access(controllers.AppSharePointOnline) {
 		t.Fatal("access must return once the app is removed")
 	}
-	eventually(t, 4*resync, "the device counted compliant", func() (bool, string) {
+	testkit.Eventually(t, 4*resync, "the device counted compliant", func() (bool, string) {
 		got = getPolicy(t, policyKey(pol))
 		return got.Status.NonCompliantDevices == 0 && got.Status.CompliantDevices == 1, "counts"
 	})
@@ -545,7 +566,7 @@ func TestEveryDeviceSecuredForDaysIsFlagged(t *testing.T) {
 	}
 	policyReady(t, pol)
 	lists := calls(t, routeDevices)
-	eventually(t, 30*time.Second, "two more device snapshots", func() (bool, string) { return calls(t, routeDevices) >= lists+2, "" })
+	testkit.Eventually(t, 30*time.Second, "two more device snapshots", func() (bool, string) { return calls(t, routeDevices) >= lists+2, "" })
 	if kept := getConnector(t, client.ObjectKeyFromObject(conn)).Status.Devices.AllSecuredSince; kept == nil || kept.Unix() != long.Unix() {
 		t.Fatalf("allSecuredSince = %v after further snapshots, want %v kept", kept, long)
 	}

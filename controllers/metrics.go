@@ -28,7 +28,7 @@ func init() {
 	metrics.Registry.MustRegister(heartbeatAge, devicesByRisk, intakeDropped)
 }
 
-func observeConnector(c *v1.MTDConnector, now time.Time) {
+func publishConnectorMetrics(c *v1.MTDConnector, now time.Time) {
 	if c.Status.LastHeartbeatTime != nil {
 		heartbeatAge.WithLabelValues(c.Namespace, c.Name).Set(now.Sub(c.Status.LastHeartbeatTime.Time).Seconds())
 	} else {
@@ -36,8 +36,8 @@ func observeConnector(c *v1.MTDConnector, now time.Time) {
 	}
 }
 
-// observeDevices publishes the connector's device counts.
-func observeDevices(c *v1.MTDConnector) {
+// publishDeviceMetrics publishes the connector's device counts.
+func publishDeviceMetrics(c *v1.MTDConnector) {
 	if d := c.Status.Devices; d != nil {
 		for risk, n := range map[string]int32{"secured": d.Secured, "low": d.Low, "medium": d.Medium, "high": d.High, "unassessed": d.Total - d.Secured - d.Low - d.Medium - d.High} {
 			devicesByRisk.WithLabelValues(c.Namespace, c.Name, risk).Set(float64(n))

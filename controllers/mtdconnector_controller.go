@@ -4,20 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
@@ -77,85 +74,63 @@ type MTDConnectorReconciler struct {
 
 // connectorPass carries one reconcile's observations into the status.
 type connectorPass struct {
+	r       *MTDConnectorReconciler
 	conn    *v1.MTDConnector
 	conds   conditions
 	clients *credentials.Clients
 	live    *intune.Connector
 }
 
-// Reconcile implements reconcile.Reconciler.
+// Reconcile implements reconcile.Reconciler through the shared shell.
 func (r *MTDConnectorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var conn v1.MTDConnector
-	if err := r.Get(ctx, req.NamespacedName, &conn); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	before := conn.Status.DeepCopy()
-	p := &connectorPass{conn: &conn, conds: conditions{list: &conn.Status.Conditions, generation: conn.Generation}}
-
-	res, err := r.reconcile(ctx, p)
-	if !conn.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&conn, Finalizer) {
-		return res, err // the object is going; nothing left to report on
-	}
-	conn.Status.ObservedGeneration = conn.Generation
-	if !equality.Semantic.DeepEqual(before, &conn.Status) {
-		// A merge patch of the fields this pass changed, computed against the status it
-		// read: the threat sync and the active-threats count write status.threatSync and
-		// status.activeThreats of the same object, and a full Update from a (possibly
-		// stale) read would put their old values back or fail on the resourceVersion.
-		base := conn.DeepCopy()
-		base.Status = *before
-		if uerr := r.Status().Patch(ctx, &conn, client.MergeFrom(base)); uerr != nil && !apierrors.IsNotFound(uerr) {
-			return ctrl.Result{}, errors.Join(err, uerr)
-		}
-	}
-	observeConnector(&conn, r.Clock.Now())
-	return res, err
+	return reconcileManaged(ctx, r.Client, req, &v1.MTDConnector{}, func(conn *v1.MTDConnector, conds conditions) pass {
+		return &connectorPass{r: r, conn: conn, conds: conds}
+	})
 }
 
-func (r *MTDConnectorReconciler) reconcile(ctx context.Context, p *connectorPass) (ctrl.Result, error) {
-	conn := p.conn
-	if !conn.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, p)
+// connect makes sure this connector owns its tenant and has its clients.
+func (p *connectorPass) connect(ctx context.Context) (*summary, ctrl.Result, error) {
+	r, conn := p.r, p.conn
+	owner, err := r.tenantOwner(ctx, conn)
+	if err != nil {
+		return nil, ctrl.Result{}, err
 	}
-	if conn.Spec.Suspend {
-		p.conds.summarise(summary{reason: ReasonSuspended, message: "spec.suspend is true: no calls are made to Intune or UES"})
-		return ctrl.Result{}, nil
-	}
-	if owner, err := r.tenantOwner(ctx, conn); err != nil {
-		return ctrl.Result{}, err
-	} else if owner != nil && owner.UID != conn.UID {
+	if owner != nil && owner.UID != conn.UID {
 		msg := fmt.Sprintf("Intune tenant %s already has its BlackBerry connector managed by MTDConnector %s/%s (the oldest); this one makes no calls until that one is deleted",
 			conn.Spec.Intune.TenantID, owner.Namespace, owner.Name)
-		warnOnce(r.Recorder, p.conn, p.conds, ReasonTenantAlreadyManaged, msg)
-		p.conds.summarise(summary{reason: ReasonTenantAlreadyManaged, message: msg, stalled: true})
-		return ctrl.Result{}, nil
+		warnOnce(r.Recorder, conn, p.conds, ReasonTenantAlreadyManaged, msg)
+		r.forget(conn)
+		log.FromContext(ctx).Info("tenant owned by another connector", "tenant", conn.Spec.Intune.TenantID, "owner", owner.Namespace+"/"+owner.Name)
+		return &summary{reason: ReasonTenantAlreadyManaged, message: msg, stalled: true}, ctrl.Result{}, nil
 	}
-	if conn.Spec.ManagementPolicy != v1.ManagementPolicyObserveOnly && !controllerutil.ContainsFinalizer(conn, Finalizer) {
-		// Written before the first external write, so a deletion can never skip cleanup.
-		controllerutil.AddFinalizer(conn, Finalizer)
-		if err := r.Update(ctx, conn); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-
 	clients, err := r.Clients.Get(ctx, conn)
 	if err != nil {
 		var cerr *credentials.Error
 		if errors.As(err, &cerr) {
 			// Fixed by a Secret or spec change, both of which are watched.
-			warnOnce(r.Recorder, p.conn, p.conds, cerr.Reason, cerr.Message)
+			warnOnce(r.Recorder, conn, p.conds, cerr.Reason, cerr.Message)
 			p.conds.set(v1.ConditionIntuneConnected, false, cerr.Reason, cerr.Message)
-			p.conds.summarise(summary{reason: cerr.Reason, message: cerr.Message, stalled: true})
-			return ctrl.Result{}, nil
+			return &summary{reason: cerr.Reason, message: cerr.Message, stalled: true}, ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, err
+		return nil, ctrl.Result{}, err
 	}
 	p.clients = clients
+	return nil, ctrl.Result{}, nil
+}
 
-	intuneErr := r.syncIntune(ctx, p)
-	uesErr := r.observeUES(ctx, p)
-	r.judgeHealth(p)
-	return r.conclude(p, intuneErr, uesErr)
+// sync reads both clouds, corrects Intune's connector, and judges the partner.
+func (p *connectorPass) sync(ctx context.Context) (ctrl.Result, error) {
+	intuneErr := p.r.syncIntune(ctx, p)
+	uesErr := p.r.observeUES(ctx, p)
+	p.r.judgeHealth(p)
+	return p.r.conclude(p, intuneErr, uesErr)
+}
+
+func (p *connectorPass) forget() { p.r.forget(p.conn) }
+
+func (p *connectorPass) written(context.Context) error {
+	publishConnectorMetrics(p.conn, p.r.Clock.Now())
+	return nil
 }
 
 // syncIntune reads the partner's connector and corrects drift: one GET, and one PATCH
@@ -174,7 +149,7 @@ func (r *MTDConnectorReconciler) syncIntune(ctx context.Context, p *connectorPas
 		return err
 	}
 	p.conds.set(v1.ConditionIntuneConnected, true, ReasonConnected, "the BlackBerry Protect Mobile connector exists in Intune")
-	r.record(p, live)
+	r.storeConnector(p, live)
 
 	patch, diffs := settingsDrift(conn.Spec.Intune.ConnectorSettings, live.Settings)
 	switch {
@@ -187,19 +162,20 @@ func (r *MTDConnectorReconciler) syncIntune(ctx context.Context, p *connectorPas
 		}
 		p.conds.set(v1.ConditionSynced, false, ReasonDriftDetected, msg)
 	default:
+		log.FromContext(ctx).Info("correcting drift", "connector", conn.Name, "tenant", conn.Spec.Intune.TenantID, "call", "PatchConnector", "fields", diffs)
 		updated, err := p.clients.Intune.PatchConnector(ctx, intune.BlackBerryConnectorID, patch)
 		if err != nil {
 			p.conds.set(v1.ConditionSynced, false, reasonFor(err), "correcting "+strings.Join(diffs, ", ")+": "+err.Error())
 			return err
 		}
 		emit(r.Recorder, conn, corev1.EventTypeNormal, ReasonUpdated, "Update", "Corrected Intune connector settings: "+strings.Join(diffs, ", "))
-		r.record(p, updated)
+		r.storeConnector(p, updated)
 		p.conds.set(v1.ConditionSynced, true, ReasonUpdated, "corrected "+strings.Join(diffs, ", "))
 	}
 	return nil
 }
 
-func (r *MTDConnectorReconciler) record(p *connectorPass, live *intune.Connector) {
+func (r *MTDConnectorReconciler) storeConnector(p *connectorPass, live *intune.Connector) {
 	p.live = live
 	s := &p.conn.Status
 	s.ConnectorID, s.PartnerState = live.ID, live.PartnerState
@@ -267,10 +243,7 @@ func (r *MTDConnectorReconciler) judgeHealth(p *connectorPass) {
 	case p.live.PartnerState != "enabled":
 		p.conds.set(v1.ConditionPartnerHealthy, false, ReasonPartnerNotEnabled, fmt.Sprintf("Intune reports the partner as %q, not enabled", conn.Status.PartnerState))
 	default:
-		maxAge := 24 * time.Hour
-		if hp := conn.Spec.HealthPolicy.MaxHeartbeatAge; hp != nil {
-			maxAge = hp.Duration
-		}
+		maxAge := conn.MaxHeartbeatAge()
 		age := r.Clock.Since(p.live.LastHeartbeat)
 		if p.live.LastHeartbeat.IsZero() || age > maxAge {
 			p.conds.set(v1.ConditionPartnerHealthy, false, ReasonHeartbeatStale, fmt.Sprintf("the partner's last heartbeat (%s) is older than %s", heartbeatText(p.live.LastHeartbeat), maxAge))
@@ -330,131 +303,4 @@ func (r *MTDConnectorReconciler) pace(conn *v1.MTDConnector, err error) (ctrl.Re
 		return ctrl.Result{RequeueAfter: jitter(resyncInterval(conn, r.DefaultResync, r.MaxResync))}, nil
 	}
 	return requeueFor(err)
-}
-
-// tenantOwner returns the MTDConnector that owns the Intune tenant: the oldest of all
-// connectors (in any namespace) naming it, ties broken by namespace/name. It is derived
-// from the API server's objects on every pass, so replicas and restarts agree.
-func (r *MTDConnectorReconciler) tenantOwner(ctx context.Context, conn *v1.MTDConnector) (*v1.MTDConnector, error) {
-	var list v1.MTDConnectorList
-	if err := r.List(ctx, &list, client.MatchingFields{indexIntuneTenant: tenantKey(conn)}); err != nil {
-		return nil, err
-	}
-	if len(list.Items) == 0 {
-		return nil, nil
-	}
-	oldest := slices.MinFunc(list.Items, func(a, b v1.MTDConnector) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		// Creation times have one-second resolution: within the same second the one
-		// already acting as owner keeps the tenant, then namespace/name decides.
-		if ia, ib := incumbent(&a), incumbent(&b); ia != ib {
-			if ia {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-	})
-	return &oldest, nil
-}
-
-// incumbent reports whether a connector has acted as its tenant's owner: it recorded
-// the Intune connector or holds the finalizer it takes before writing.
-func incumbent(c *v1.MTDConnector) bool {
-	return c.Status.ConnectorID != "" || controllerutil.ContainsFinalizer(c, Finalizer)
-}
-
-// finalize runs the deletion policy once nothing refers to the connector any more.
-func (r *MTDConnectorReconciler) finalize(ctx context.Context, p *connectorPass) (ctrl.Result, error) {
-	conn := p.conn
-	if !controllerutil.ContainsFinalizer(conn, Finalizer) {
-		r.forget(conn)
-		return ctrl.Result{}, nil
-	}
-	if users, err := r.referrers(ctx, conn); err != nil {
-		return ctrl.Result{}, err
-	} else if len(users) > 0 {
-		msg := "deletion waits: still referenced by " + strings.Join(users, ", ")
-		p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: msg, reconciling: true})
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
-	}
-	if conn.Spec.DeletionPolicy == v1.DeletionPolicyDelete && conn.Spec.ManagementPolicy == v1.ManagementPolicyManage && !conn.Spec.Suspend {
-		if res, err, done := r.disconnectPlatforms(ctx, p); !done {
-			return res, err
-		}
-	}
-	controllerutil.RemoveFinalizer(conn, Finalizer)
-	if err := r.Update(ctx, conn); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	r.forget(conn)
-	return ctrl.Result{}, nil
-}
-
-// forget drops what the process holds for a deleted connector.
-func (r *MTDConnectorReconciler) forget(conn *v1.MTDConnector) {
-	r.Clients.Forget(conn.UID)
-	if r.Snapshots != nil {
-		r.Snapshots.Forget(conn.UID)
-	}
-	forgetConnectorMetrics(conn)
-}
-
-// disconnectPlatforms turns every connected platform off; done is false while that has
-// not yet succeeded.
-func (r *MTDConnectorReconciler) disconnectPlatforms(ctx context.Context, p *connectorPass) (ctrl.Result, error, bool) {
-	conn := p.conn
-	fail := func(err error) (ctrl.Result, error, bool) {
-		msg := "deletionPolicy Delete could not switch the platforms off: " + err.Error() + " (set deletionPolicy: Orphan to delete without it)"
-		warnOnce(r.Recorder, p.conn, p.conds, ReasonDeletionBlocked, msg)
-		p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: msg, stalled: outbound.IsTerminal(err), reconciling: !outbound.IsTerminal(err)})
-		res, rerr := requeueFor(err)
-		return res, rerr, false
-	}
-	clients, err := r.Clients.Get(ctx, conn)
-	if err != nil {
-		return fail(err)
-	}
-	live, err := clients.Intune.GetConnector(ctx, intune.BlackBerryConnectorID)
-	if outbound.IsNotFound(err) {
-		return ctrl.Result{}, nil, true // nothing left to switch off
-	}
-	if err != nil {
-		return fail(err)
-	}
-	patch, names := platformsOff(live.Settings)
-	if len(names) == 0 {
-		return ctrl.Result{}, nil, true
-	}
-	if _, err := clients.Intune.PatchConnector(ctx, intune.BlackBerryConnectorID, patch); err != nil {
-		return fail(err)
-	}
-	emit(r.Recorder, conn, corev1.EventTypeNormal, "Disconnected", "Delete", "deletionPolicy Delete: switched off "+strings.Join(names, ", ")+" (the partner connection itself is kept)")
-	return ctrl.Result{}, nil, true
-}
-
-// referrers names the policies and remediations that still use the connector.
-func (r *MTDConnectorReconciler) referrers(ctx context.Context, conn *v1.MTDConnector) ([]string, error) {
-	var out []string
-	var policies v1.DeviceRiskPolicyList
-	if err := r.List(ctx, &policies, client.InNamespace(conn.Namespace), client.MatchingFields{indexConnectorRef: conn.Name}); err != nil {
-		return nil, err
-	}
-	for _, p := range policies.Items {
-		out = append(out, "DeviceRiskPolicy "+p.Name)
-	}
-	var rems v1.ThreatRemediationList
-	if err := r.List(ctx, &rems, client.InNamespace(conn.Namespace), client.MatchingFields{indexConnectorRef: conn.Name}); err != nil {
-		return nil, err
-	}
-	for _, t := range rems.Items {
-		// A finished remediation is an audit record, kept for its retention period; it
-		// needs nothing more from the connector.
-		if !terminalPhase(t.Status.Phase) {
-			out = append(out, "ThreatRemediation "+t.Name)
-		}
-	}
-	return out, nil
 }

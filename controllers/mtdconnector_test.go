@@ -10,12 +10,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // graphAs is another Graph client for tn: "someone else" changing Intune behind the
@@ -52,7 +54,7 @@ func ready(t *testing.T, conn *v1.MTDConnector) *v1.MTDConnector {
 func waitForSyncs(t *testing.T, conn *v1.MTDConnector, n int) {
 	t.Helper()
 	seen := map[string]bool{}
-	eventually(t, time.Duration(n+2)*3*resync, "further resyncs", func() (bool, string) {
+	testkit.Eventually(t, time.Duration(n+2)*3*resync, "further resyncs", func() (bool, string) {
 		c := getConnector(t, client.ObjectKeyFromObject(conn))
 		if c.Status.LastSyncTime != nil {
 			seen[c.Status.LastSyncTime.String()] = true
@@ -93,10 +95,10 @@ func TestFirstSyncConfiguresTheConnector(t *testing.T) {
 		t.Fatal("no finalizer on a managed connector")
 	}
 	waitEvent(t, got, "Updated: Corrected Intune connector settings: androidEnabled (want true, have false)")
-	if age, ok := gauge(t, "mtd_operator_partner_heartbeat_age_seconds", map[string]string{"namespace": got.Namespace, "name": got.Name}); !ok || age < 0 {
+	if age, ok := testkit.Gauge(t, metrics.Registry, "mtd_operator_partner_heartbeat_age_seconds", map[string]string{"namespace": got.Namespace, "name": got.Name}); !ok || age < 0 {
 		t.Fatalf("heartbeat age gauge = %v (present %v)", age, ok)
 	}
-	if n, ok := gauge(t, "mtd_operator_devices", map[string]string{"namespace": got.Namespace, "name": got.Name, "risk": "secured"}); !ok || n != float64(got.Status.Devices.Secured) {
+	if n, ok := testkit.Gauge(t, metrics.Registry, "mtd_operator_devices", map[string]string{"namespace": got.Namespace, "name": got.Name, "risk": "secured"}); !ok || n != float64(got.Status.Devices.Secured) {
 		t.Fatalf("devices gauge = %v (present %v), status says %d", n, ok, got.Status.Devices.Secured)
 	}
 }
@@ -112,7 +114,7 @@ func TestDriftIsCorrectedWithinOneResync(t *testing.T) {
 	if _, err := graphAs(t, tn).PatchConnector(context.Background(), intune.BlackBerryConnectorID, intune.ConnectorSettings{IOSEnabled: ptr(false)}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*resync, "iosEnabled put back", func() (bool, string) {
+	testkit.Eventually(t, 3*resync, "iosEnabled put back", func() (bool, string) {
 		live := liveConnector(t, tn)
 		return isTrue(live.Settings.IOSEnabled), "iosEnabled still off"
 	})
@@ -290,9 +292,9 @@ func TestThrottlingStormRequeuesWithoutAHotLoop(t *testing.T) {
 		}
 		return 0
 	}
-	eventually(t, 3*resync, "the first throttled call", func() (bool, string) { return hits() >= 1, "no hit" })
+	testkit.Eventually(t, 3*resync, "the first throttled call", func() (bool, string) { return hits() >= 1, "no hit" })
 	start, startReconciles := time.Now(), reconciles(t, "mtdconnector")
-	eventually(t, 4*retryAfter*time.Second, "three more throttled calls", func() (bool, string) { return hits() >= 4, "hits so far" })
+	testkit.Eventually(t, 4*retryAfter*time.Second, "three more throttled calls", func() (bool, string) { return hits() >= 4, "hits so far" })
 	elapsed, n := time.Since(start), reconciles(t, "mtdconnector")-startReconciles
 	// Three Retry-After waits separate those calls: a hot loop would make hundreds.
 	if elapsed < 3*(retryAfter-1)*time.Second {

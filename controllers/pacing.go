@@ -20,21 +20,11 @@ const (
 	minThrottleWait = time.Second
 )
 
-// defaultResync is the resync interval when neither the connector nor the manager
-// sets one.
-const defaultResync = 5 * time.Minute
-
 // resyncInterval is how often objects of conn re-read the clouds: the connector's
 // spec.resyncInterval, else the manager's default, capped by maxResync (0: no cap).
 // A nil conn (not yet found) uses the default.
 func resyncInterval(conn *v1.MTDConnector, def, maxResync time.Duration) time.Duration {
-	d := defaultResync
-	if def > 0 {
-		d = def
-	}
-	if conn != nil && conn.Spec.ResyncInterval != nil {
-		d = conn.Spec.ResyncInterval.Duration
-	}
+	d := conn.ResyncInterval(def)
 	if maxResync > 0 {
 		d = min(d, maxResync)
 	}

@@ -9,7 +9,7 @@ import (
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 )
 
-func TestResyncInterval(t *testing.T) {
+func TestDecideResyncInterval(t *testing.T) {
 	withSpec := &v1.MTDConnector{Spec: v1.MTDConnectorSpec{ResyncInterval: &metav1.Duration{Duration: 10 * time.Minute}}}
 	for _, tc := range []struct {
 		name      string

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +24,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 	"github.com/mtd-operator/mtd-operator/internal/snapshot"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // The remediation tests drive time with two clocks that move together: the twin's
@@ -163,7 +163,7 @@ func remediationConnector(t *testing.T, tn tenant, mod func(*v1.MTDConnector)) *
 		if err := k8s.Delete(ctx, conn); err != nil {
 			t.Error(err)
 		}
-		eventually(t, 60*time.Second, "remediations deleted", func() (bool, string) {
+		testkit.Eventually(t, 60*time.Second, "remediations deleted", func() (bool, string) {
 			if err := k8s.DeleteAllOf(ctx, &v1.ThreatRemediation{}, client.InNamespace(conn.Namespace)); err != nil {
 				return false, err.Error()
 			}
@@ -224,16 +224,9 @@ func getRemediation(t *testing.T, key types.NamespacedName) *v1.ThreatRemediatio
 // waitRemediation waits until ok holds for the remediation and returns it.
 func waitRemediation(t *testing.T, key types.NamespacedName, what string, ok func(*v1.ThreatRemediation) bool) *v1.ThreatRemediation {
 	t.Helper()
-	var tr *v1.ThreatRemediation
-	eventually(t, 30*time.Second, what+" on "+key.Name, func() (bool, string) {
-		var cur v1.ThreatRemediation
-		if err := k8s.Get(context.Background(), key, &cur); err != nil {
-			return false, err.Error()
-		}
-		tr = &cur
+	return testkit.WaitObject(t, k8s, key, 30*time.Second, what, func(tr *v1.ThreatRemediation) (bool, string) {
 		return ok(tr), remediationText(tr)
 	})
-	return tr
 }
 
 func waitPhase(t *testing.T, obj client.Object, phase v1.RemediationPhase) *v1.ThreatRemediation {
@@ -321,39 +314,8 @@ func reconcileOnce(t *testing.T, r *controllers.ThreatRemediationReconciler, obj
 	return res
 }
 
-// counter reads one counter with exactly the given labels (0 when absent).
-func counter(t *testing.T, name string, labels map[string]string) float64 {
-	t.Helper()
-	return findMetric(t, name, labels).GetCounter().GetValue()
-}
-
 // histogramCount reads the sample count of an unlabelled histogram.
 func histogramCount(t *testing.T, name string) uint64 {
 	t.Helper()
-	return findMetric(t, name, nil).GetHistogram().GetSampleCount()
-}
-
-// findMetric finds one metric with exactly the given labels, or nil (whose getters
-// read as zero).
-func findMetric(t *testing.T, name string, labels map[string]string) *dto.Metric {
-	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			match := len(m.GetLabel()) == len(labels)
-			for k, v := range labels {
-				match = match && label(m, k) == v
-			}
-			if match {
-				return m
-			}
-		}
-	}
-	return nil
+	return testkit.Metric(t, metrics.Registry, name, nil).GetHistogram().GetSampleCount()
 }

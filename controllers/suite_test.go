@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -32,6 +32,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/simtest"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 	"github.com/mtd-operator/mtd-operator/internal/testenv"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
@@ -53,7 +54,18 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if decisionsOnly() {
+		os.Exit(m.Run()) // pure unit tests: no control plane, no twin (make test-unit)
+	}
 	os.Exit(run(m))
+}
+
+// decisionsOnly says whether -run selects only the pure decision tests (TestDecide...,
+// in package controllers), which need neither the control plane nor the twin.
+func decisionsOnly() bool {
+	f := flag.Lookup("test.run")
+	return f != nil && strings.HasPrefix(f.Value.String(), "^TestDecide")
 }
 
 func run(m *testing.M) int {
@@ -227,28 +239,10 @@ func deleteAndWait(t *testing.T, obj client.Object, orphan bool) {
 	if err := k8s.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "deleted "+obj.GetName(), func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "deleted "+obj.GetName(), func() (bool, string) {
 		err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj.DeepCopyObject().(client.Object))
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
-		}
-		<-time.After(50 * time.Millisecond)
-	}
 }
 
 func getConnector(t *testing.T, key types.NamespacedName) *v1.MTDConnector {
@@ -263,16 +257,19 @@ func getConnector(t *testing.T, key types.NamespacedName) *v1.MTDConnector {
 // waitCondition waits until the connector's condition typ has status and reason.
 func waitCondition(t *testing.T, key types.NamespacedName, typ string, status metav1.ConditionStatus, reason string) *v1.MTDConnector {
 	t.Helper()
-	var c *v1.MTDConnector
-	eventually(t, 30*time.Second, fmt.Sprintf("%s=%s/%s on %s", typ, status, reason, key), func() (bool, string) {
-		c = getConnector(t, key)
-		cond := meta.FindStatusCondition(c.Status.Conditions, typ)
-		if cond == nil {
-			return false, "no condition; conditions: " + conditionsText(c.Status.Conditions)
-		}
-		return cond.Status == status && (reason == "" || cond.Reason == reason) && cond.ObservedGeneration == c.Generation, conditionsText(c.Status.Conditions)
+	return testkit.WaitObject(t, k8s, key, 30*time.Second, fmt.Sprintf("%s=%s/%s", typ, status, reason), func(c *v1.MTDConnector) (bool, string) {
+		return conditionHolds(c.Status.Conditions, c.Generation, typ, status, reason)
 	})
-	return c
+}
+
+// conditionHolds says whether conds have typ at status (and reason, unless it is
+// empty) for generation; its state is all of conds.
+func conditionHolds(conds []metav1.Condition, generation int64, typ string, status metav1.ConditionStatus, reason string) (bool, string) {
+	c := meta.FindStatusCondition(conds, typ)
+	if c == nil {
+		return false, "no condition; conditions: " + conditionsText(conds)
+	}
+	return c.Status == status && (reason == "" || c.Reason == reason) && c.ObservedGeneration == generation, conditionsText(conds)
 }
 
 func conditionsText(cs []metav1.Condition) string {
@@ -287,11 +284,7 @@ func conditionsText(cs []metav1.Condition) string {
 // deletes its connectors when it ends, so within a test the deltas are its own.
 func calls(t *testing.T, route string) int64 {
 	t.Helper()
-	cs, err := admin.Calls(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs[route].Calls
+	return testkit.Calls(t, admin, route)
 }
 
 const (
@@ -321,38 +314,7 @@ func modelledCalls(t *testing.T) int64 {
 // reconciles reads controller-runtime's count of finished reconciles of a controller.
 func reconciles(t *testing.T, name string) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if label(m, "controller") == name {
-				total += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return total
-}
-
-// gauge reads one gauge with exactly the given labels from the operator's registry.
-func gauge(t *testing.T, name string, labels map[string]string) (float64, bool) {
-	t.Helper()
-	m := findMetric(t, name, labels)
-	return m.GetGauge().GetValue(), m != nil
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
+	return testkit.CounterSum(t, metrics.Registry, "controller_runtime_reconcile_total", map[string]string{"controller": name})
 }
 
 // waitEvent waits for an event about obj whose "reason: message" contains want, and
@@ -360,7 +322,7 @@ func label(m *dto.Metric, name string) string {
 func waitEvent(t *testing.T, obj client.Object, want string) string {
 	t.Helper()
 	var all string
-	eventually(t, 15*time.Second, "event "+want, func() (bool, string) {
+	testkit.Eventually(t, 15*time.Second, "event "+want, func() (bool, string) {
 		all = strings.Join(events(t, obj), "\n")
 		return strings.Contains(all, want), all
 	})

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,7 +45,6 @@ const (
 const (
 	DefaultRetention    = 7 * 24 * time.Hour
 	DefaultPollInterval = time.Minute
-	defaultExpireAfter  = 30 * 24 * time.Hour
 )
 
 // ThreatRemediationReconciler drives each ThreatRemediation's plan to its end.
@@ -176,10 +174,12 @@ func (r *ThreatRemediationReconciler) reconcile(ctx context.Context, p *remediat
 		s.Phase = v1.PhasePending
 	}
 	initRecords(tr)
-	if wait := r.useConnector(ctx, p); wait != nil {
-		p.conds.summarise(summary{reason: ReasonConnectorNotReady, message: wait.Error(), reconciling: true})
+	conn, clients, wait := useConnector(ctx, r.Client, r.Clients, tr.Namespace, tr.Spec.ConnectorRef)
+	if wait != nil {
+		p.conds.summarise(*wait)
 		return ctrl.Result{RequeueAfter: r.poll()}, nil
 	}
+	p.conn, p.clients = conn, clients
 	if err := r.observe(ctx, p); err != nil {
 		switch {
 		case errors.Is(err, errDeviceNotFound):
@@ -196,9 +196,9 @@ func (r *ThreatRemediationReconciler) reconcile(ctx context.Context, p *remediat
 	if reason, msg, ok := resolution(p); ok {
 		return r.resolve(p, reason, msg)
 	}
-	if expiry := s.DetectedAt.Add(expireAfter(tr)); !p.now.Before(expiry) {
+	if expiry := s.DetectedAt.Add(tr.ExpireAfter()); !p.now.Before(expiry) {
 		s.Phase = v1.PhaseExpired
-		msg := fmt.Sprintf("unresolved %s after detection (spec.expireAfter); no further step runs", expireAfter(tr))
+		msg := fmt.Sprintf("unresolved %s after detection (spec.expireAfter); no further step runs", tr.ExpireAfter())
 		p.conds.summarise(summary{reason: ReasonExpired, message: msg, stalled: true})
 		return ctrl.Result{}, nil
 	}
@@ -224,39 +224,6 @@ func (r *ThreatRemediationReconciler) reconcile(ctx context.Context, p *remediat
 		wake = p.wake
 	}
 	return ctrl.Result{RequeueAfter: max(wake.Sub(p.now), time.Second)}, nil
-}
-
-// useConnector finds the connector and its clients; an error says why the plan waits.
-func (r *ThreatRemediationReconciler) useConnector(ctx context.Context, p *remediationPass) error {
-	var conn v1.MTDConnector
-	name := string(p.tr.Spec.ConnectorRef.Name)
-	if err := r.Get(ctx, types.NamespacedName{Namespace: p.tr.Namespace, Name: name}, &conn); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("MTDConnector %s not found", name)
-		}
-		return err
-	}
-	switch {
-	case !conn.DeletionTimestamp.IsZero():
-		return fmt.Errorf("MTDConnector %s is being deleted", name)
-	case conn.Spec.Suspend:
-		return fmt.Errorf("MTDConnector %s is suspended", name)
-	case connectorReason(&conn) == ReasonTenantAlreadyManaged:
-		return fmt.Errorf("MTDConnector %s does not own its Intune tenant (%s)", name, ReasonTenantAlreadyManaged)
-	}
-	clients, err := r.Clients.Get(ctx, &conn)
-	if err != nil {
-		return fmt.Errorf("MTDConnector %s has no working credentials: %w", name, err)
-	}
-	p.conn, p.clients = &conn, clients
-	return nil
-}
-
-func connectorReason(c *v1.MTDConnector) string {
-	if cond := (conditions{list: &c.Status.Conditions}).get(v1.ConditionReady); cond != nil {
-		return cond.Reason
-	}
-	return ""
 }
 
 // resolve ends the remediation as Resolved, with the audit times.
@@ -302,7 +269,7 @@ func (r *ThreatRemediationReconciler) announcePhase(tr *v1.ThreatRemediation) {
 		kind = corev1.EventTypeWarning
 	case v1.PhaseResolved:
 		if d := tr.Status.TimeToResolve; d != nil {
-			observeResolved(d.Duration)
+			countResolved(d.Duration)
 		}
 	}
 	msg := "phase " + string(tr.Status.Phase)
@@ -324,11 +291,4 @@ func (r *ThreatRemediationReconciler) retention() time.Duration {
 		return r.Retention
 	}
 	return DefaultRetention
-}
-
-func expireAfter(tr *v1.ThreatRemediation) time.Duration {
-	if e := tr.Spec.ExpireAfter; e != nil {
-		return e.Duration
-	}
-	return defaultExpireAfter
 }

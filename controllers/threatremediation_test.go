@@ -13,12 +13,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // blockRiskyDevices sets Intune up as a DeviceRiskPolicy would: an Android compliance
@@ -58,7 +60,7 @@ func TestUserRemediatesAndAccessReturns(t *testing.T) {
 	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) {
 		c.Spec.ThreatSync.DefaultPlan = []v1.RemediationStep{step(v1.StepNotify, 5*time.Minute), step(v1.StepSyncDevice, 15*time.Minute)}
 	})
-	eventually(t, 30*time.Second, "Exchange allowed before the threat", func() (bool, string) { return exchangeAllowed(t, tn, ph.IntuneID), "blocked" })
+	testkit.Eventually(t, 30*time.Second, "Exchange allowed before the threat", func() (bool, string) { return exchangeAllowed(t, tn, ph.IntuneID), "blocked" })
 	resolvedBefore := histogramCount(t, "mtd_operator_threat_time_to_resolve_seconds")
 	before := actionCalls(t)
 
@@ -126,7 +128,7 @@ func TestUnattendedThreatEscalatesOnSchedule(t *testing.T) {
 			step(v1.StepRemoteLock, time.Hour), step(v1.StepIgnoreAlert, 2*time.Hour)}
 	})
 	before := actionCalls(t)
-	locks := counter(t, "mtd_operator_remediation_steps_total", map[string]string{"action": "remoteLock", "outcome": "Succeeded"})
+	locks := testkit.Counter(t, metrics.Registry, "mtd_operator_remediation_steps_total", map[string]string{"action": "remoteLock", "outcome": "Succeeded"})
 	syncClocks(twinNow(t))
 	alert := detect(t, tn, ph.IntuneID, "maliciousApplication")
 	tr := intakeOf(t, conn, ph.IntuneID, 1)
@@ -170,7 +172,7 @@ func TestUnattendedThreatEscalatesOnSchedule(t *testing.T) {
 		t.Fatalf("remoteLock started %v after detection, before its delay of 1h", got.Status.Steps[2].StartedAt.Time.Sub(got.Status.DetectedAt.Time))
 	}
 	waitEvent(t, got, "StepSucceeded: step 2 (remoteLock)")
-	if n := counter(t, "mtd_operator_remediation_steps_total", map[string]string{"action": "remoteLock", "outcome": "Succeeded"}); n != locks+1 {
+	if n := testkit.Counter(t, metrics.Registry, "mtd_operator_remediation_steps_total", map[string]string{"action": "remoteLock", "outcome": "Succeeded"}); n != locks+1 {
 		t.Fatalf("steps metric for remoteLock/Succeeded = %v, want %v", n, locks+1)
 	}
 }
@@ -199,7 +201,7 @@ func TestRestartRepeatsNoStep(t *testing.T) {
 
 	// The operator stopped right after recording the wipe as Running: whether Intune
 	// got it is unknown, so it is never sent again.
-	eventually(t, 10*time.Second, "wipe recorded Running", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "wipe recorded Running", func() (bool, string) {
 		cur := getRemediation(t, client.ObjectKeyFromObject(tr))
 		rec := stepRecord(cur, 2)
 		now := metav1.NewTime(remediationClock.Now())
@@ -237,7 +239,7 @@ func TestDestructiveStepWaitsForApproval(t *testing.T) {
 	if n := callsSince(t, before)[routeRetire]; n != 0 {
 		t.Fatalf("retire ran %d times without approval", n)
 	}
-	eventually(t, 10*time.Second, "approved", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "approved", func() (bool, string) {
 		cur := getRemediation(t, client.ObjectKeyFromObject(tr))
 		cur.Spec.Approved = true
 		err := k8s.Update(context.Background(), cur)
@@ -268,7 +270,7 @@ func TestDestructiveStepsAreCappedPerHour(t *testing.T) {
 		trs = append(trs, tr)
 	}
 	var done, capped *v1.ThreatRemediation
-	eventually(t, 30*time.Second, "one retired, one capped", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "one retired, one capped", func() (bool, string) {
 		done, capped = nil, nil
 		state := ""
 		for _, tr := range trs {
@@ -441,7 +443,7 @@ func TestResolvedRemediationsAreDeletedAfterRetention(t *testing.T) {
 		t.Fatalf("a minute before the end of retention: requeue after %v", res.RequeueAfter)
 	}
 	advance(t, 2*time.Minute, gone, kept)
-	eventually(t, 30*time.Second, "old-news deleted", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "old-news deleted", func() (bool, string) {
 		err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gone), &v1.ThreatRemediation{})
 		return apierrors.IsNotFound(err), "still there"
 	})

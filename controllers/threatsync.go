@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -78,7 +77,7 @@ func (r *ThreatSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if s := conn.Status.ThreatSync; s != nil && s.Cursor != nil {
 		cursor = s.Cursor.Time
 	}
-	if threatSyncEnabled(&conn) {
+	if conn.ThreatSyncEnabled() {
 		in, err := r.newIntake(ctx, &conn, snap)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -99,19 +98,8 @@ func (r *ThreatSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{RequeueAfter: jitter(r.interval(&conn))}, nil
 }
 
-// connectorUsable says whether a connector may be used for calls now: Ready, which it
-// only is as its tenant's owner, not suspended and not being deleted.
-func connectorUsable(c *v1.MTDConnector) bool {
-	ready := meta.FindStatusCondition(c.Status.Conditions, v1.ConditionReady)
-	return !c.Spec.Suspend && c.DeletionTimestamp.IsZero() &&
-		ready != nil && ready.Status == metav1.ConditionTrue && ready.Reason == ReasonReady
-}
-
 func (r *ThreatSyncReconciler) interval(c *v1.MTDConnector) time.Duration {
-	d := time.Minute
-	if i := c.Spec.ThreatSync.Interval; i != nil {
-		d = i.Duration
-	}
+	d := c.ThreatSyncInterval()
 	if r.MaxInterval > 0 {
 		d = min(d, r.MaxInterval)
 	}
@@ -134,7 +122,7 @@ func (r *ThreatSyncReconciler) takeSnapshot(ctx context.Context, g intune.Client
 // are read again and cost nothing more, as docs/ues-api.md asks of a poller. The
 // returned cursor is the modified_time of the last chunk fully applied, so a failure
 // part-way resumes at (and re-reads) the first chunk not yet applied.
-func (r *ThreatSyncReconciler) alertPass(ctx context.Context, in *intake, u *ues.Client, cursor time.Time) (time.Time, error) {
+func (r *ThreatSyncReconciler) alertPass(ctx context.Context, in *intake, u ues.Client, cursor time.Time) (time.Time, error) {
 	var page []ues.Alert
 	flush := func() error {
 		if err := parallel(len(page), func(i int) error { return in.fromAlert(ctx, &page[i]) }); err != nil {
@@ -195,7 +183,7 @@ func (r *ThreatSyncReconciler) saveProgress(ctx context.Context, conn *v1.MTDCon
 	}
 	conn.Status.ThreatSync = s
 	conn.Status.Devices = deviceCounts(snap, conn.Status.Devices)
-	observeDevices(conn)
+	publishDeviceMetrics(conn)
 	return client.IgnoreNotFound(r.Status().Patch(ctx, conn, patch))
 }
 

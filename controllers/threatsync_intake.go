@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"regexp"
 	"slices"
@@ -74,7 +76,7 @@ func (r *ThreatSyncReconciler) newIntake(ctx context.Context, conn *v1.MTDConnec
 	if err := r.List(ctx, &list, client.InNamespace(conn.Namespace), client.MatchingLabels{LabelConnector: conn.Name}); err != nil {
 		return nil, err
 	}
-	in := &intake{c: r.Client, conn: conn, snap: snap, minRank: snapshot.Rank(minimumRisk(conn)),
+	in := &intake{c: r.Client, conn: conn, snap: snap, minRank: snapshot.Rank(string(conn.MinimumRisk())),
 		open: map[string]*v1.ThreatRemediation{}, episodes: map[string]int{}, byAlert: map[string]*v1.ThreatRemediation{}}
 	for i := range list.Items {
 		tr := &list.Items[i]
@@ -275,13 +277,23 @@ func parallel(n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// remediationName is the object name of a device's risk episode.
+// remediationName is the object name of a device's risk episode: risk-<Intune id>-<n>
+// for an Intune id (a GUID). Any other id keeps a readable prefix and gains a hash of
+// the whole id, so that two ids never share a name and the name is always valid.
 func remediationName(intuneDeviceID string, episode int) string {
-	id := strings.Trim(invalidNameChars.ReplaceAllString(strings.ToLower(intuneDeviceID), "-"), "-.")
-	return truncate("risk-"+id, 240) + "-" + strconv.Itoa(episode)
+	id := strings.ToLower(intuneDeviceID)
+	if !guidPattern.MatchString(id) {
+		sum := sha256.Sum256([]byte(intuneDeviceID))
+		prefix := strings.Trim(invalidNameChars.ReplaceAllString(id, "-"), "-")
+		if len(prefix) > 40 {
+			prefix = strings.Trim(prefix[:40], "-")
+		}
+		id = strings.TrimPrefix(prefix+"-"+hex.EncodeToString(sum[:8]), "-")
+	}
+	return "risk-" + id + "-" + strconv.Itoa(episode)
 }
 
-var invalidNameChars = regexp.MustCompile(`[^a-z0-9.-]+`)
+var invalidNameChars = regexp.MustCompile(`[^a-z0-9]+`)
 
 var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -304,9 +316,14 @@ func defaultPlan() []v1.RemediationStep {
 // remediationFor is the ThreatRemediation the intake opens for a device's episode.
 func remediationFor(conn *v1.MTDConnector, d *intune.ManagedDevice, episode int, threat *v1.ThreatReference, detected time.Time, alertStatus string) *v1.ThreatRemediation {
 	ts := conn.Spec.ThreatSync
-	steps := ts.DefaultPlan
-	if len(steps) == 0 {
-		steps = defaultPlan()
+	// Each remediation owns its plan: Create decodes the server's answer into the object,
+	// which must not write into the connector's defaultPlan (and concurrently so).
+	steps := defaultPlan()
+	if len(ts.DefaultPlan) > 0 {
+		steps = make([]v1.RemediationStep, len(ts.DefaultPlan))
+		for i := range ts.DefaultPlan {
+			ts.DefaultPlan[i].DeepCopyInto(&steps[i])
+		}
 	}
 	at := metav1.NewTime(detected)
 	threat = threat.DeepCopy()
@@ -338,17 +355,4 @@ func detectionType(t string) v1.DetectionType {
 		return v1.DetectionType(t)
 	}
 	return ""
-}
-
-// threatSyncEnabled reads spec.threatSync.enabled with its default (true).
-func threatSyncEnabled(c *v1.MTDConnector) bool {
-	return c.Spec.ThreatSync.Enabled == nil || *c.Spec.ThreatSync.Enabled
-}
-
-// minimumRisk reads spec.threatSync.minimumRisk with its default (high).
-func minimumRisk(c *v1.MTDConnector) string {
-	if m := c.Spec.ThreatSync.MinimumRisk; m != "" {
-		return string(m)
-	}
-	return string(v1.RiskHigh)
 }

@@ -10,11 +10,13 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/snapshot"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // TestRiskyDeviceOpensOneRemediationPerEpisode is the documented intake: UES reports a
@@ -59,7 +61,7 @@ func TestRiskyDeviceOpensOneRemediationPerEpisode(t *testing.T) {
 	if n := len(remediationsIn(t, conn.Namespace)); n != 1 {
 		t.Fatalf("%d remediations; the low-risk device must not have one, and further passes none more", n)
 	}
-	if n, ok := gauge(t, "mtd_operator_devices", map[string]string{"namespace": conn.Namespace, "name": conn.Name, "risk": "high"}); !ok || n != 1 {
+	if n, ok := testkit.Gauge(t, metrics.Registry, "mtd_operator_devices", map[string]string{"namespace": conn.Namespace, "name": conn.Name, "risk": "high"}); !ok || n != 1 {
 		t.Fatalf("devices gauge (high) = %v (present %v)", n, ok)
 	}
 
@@ -112,7 +114,7 @@ func TestRacingIntakePassesCreateOneRemediationPerDevice(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "one remediation per device", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "one remediation per device", func() (bool, string) {
 		n := len(remediationsIn(t, conn.Namespace))
 		return n == len(phones), fmt.Sprint(n)
 	})
@@ -176,13 +178,13 @@ func TestAlertForAnUnknownDeviceIsDroppedAndCounted(t *testing.T) {
 	}
 	conn := remediationConnector(t, tn, func(c *v1.MTDConnector) { c.Spec.UES.ModelledMobileAPI = true })
 	labels := map[string]string{"namespace": conn.Namespace, "name": conn.Name, "source": "UESModelledAPI", "reason": "unknown_device"}
-	dropped := counter(t, "mtd_operator_intake_dropped_total", labels)
+	dropped := testkit.Counter(t, metrics.Registry, "mtd_operator_intake_dropped_total", labels)
 	stray := detect(t, tn, phones[1].IntuneID, "maliciousApplication")
 	waitFor(t, conn, "the cursor past the stray alert", func(c *v1.MTDConnector) bool {
 		s := c.Status.ThreatSync
 		return s != nil && s.Cursor != nil && !s.Cursor.Time.Before(stray.Modified)
 	})
-	if n := counter(t, "mtd_operator_intake_dropped_total", labels); n != dropped+1 {
+	if n := testkit.Counter(t, metrics.Registry, "mtd_operator_intake_dropped_total", labels); n != dropped+1 {
 		t.Fatalf("dropped counter = %v, want %v", n, dropped+1)
 	}
 	detect(t, tn, phones[0].IntuneID, "maliciousApplication") // the pipeline keeps flowing
@@ -242,12 +244,9 @@ func TestThousandOpenThreatsCostNoCallsPerThreat(t *testing.T) {
 // waitFor waits until ok holds for the connector.
 func waitFor(t *testing.T, conn *v1.MTDConnector, what string, ok func(*v1.MTDConnector) bool) *v1.MTDConnector {
 	t.Helper()
-	var c *v1.MTDConnector
-	eventually(t, 60*time.Second, what, func() (bool, string) {
-		c = getConnector(t, client.ObjectKeyFromObject(conn))
+	return testkit.WaitObject(t, k8s, client.ObjectKeyFromObject(conn), 60*time.Second, what, func(c *v1.MTDConnector) (bool, string) {
 		return ok(c), fmt.Sprintf("threatSync %+v, devices %+v, activeThreats %d", c.Status.ThreatSync, c.Status.Devices, c.Status.ActiveThreats)
 	})
-	return c
 }
 
 // TestAlertAheadOfIntunesReportDoesNotResolveEarly: a fast feed (here the modelled

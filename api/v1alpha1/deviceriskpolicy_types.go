@@ -271,6 +271,10 @@ type DeviceRiskPolicyStatus struct {
 	// conditionalAccessPolicyID is the Entra Conditional Access policy id.
 	// +optional
 	ConditionalAccessPolicyID string `json:"conditionalAccessPolicyID,omitempty"`
+	// conditionalAccessAdopted is true when the Conditional Access policy existed before
+	// and was adopted by display name.
+	// +optional
+	ConditionalAccessAdopted bool `json:"conditionalAccessAdopted,omitempty"`
 	// compliantDevices across all platforms.
 	// +optional
 	CompliantDevices int32 `json:"compliantDevices"`

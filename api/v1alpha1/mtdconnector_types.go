@@ -59,9 +59,10 @@ type MTDConnectorSpec struct {
 	// +optional
 	HealthPolicy HealthPolicy `json:"healthPolicy,omitempty"`
 
-	// resyncInterval is how often a healthy connector is re-read from both clouds to
-	// detect drift; each resync is jittered by up to 10% so many connectors spread out.
-	// +kubebuilder:default="5m"
+	// resyncInterval is how often a healthy connector (and its policies) is re-read from
+	// both clouds to detect drift; each resync is jittered by up to 10% so many connectors
+	// spread out. Unset uses the installation's default (the operator's --default-resync,
+	// the chart's operator.defaultResync), 5m unless changed there.
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s') && duration(self) <= duration('24h')",message="resyncInterval must be between 30s and 24h"
 	// +optional
 	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`

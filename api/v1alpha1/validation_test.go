@@ -293,7 +293,7 @@ func TestDefaults(t *testing.T) {
 		{"cloud", s.Intune.Cloud, v1.CloudPublic},
 		{"managementPolicy", s.ManagementPolicy, v1.ManagementPolicyManage},
 		{"deletionPolicy", s.DeletionPolicy, v1.DeletionPolicyOrphan},
-		{"resyncInterval", s.ResyncInterval, &metav1.Duration{Duration: 5 * time.Minute}},
+		{"resyncInterval (none: the installation's --default-resync applies)", s.ResyncInterval, (*metav1.Duration)(nil)},
 		{"clientSecret.key", s.Intune.Credentials.ClientSecret.Key, v1.SecretKeyName("client-secret")},
 		{"ues appIDKey", s.UES.Credentials.AppIDKey, v1.SecretKeyName("app-id")},
 		{"ues appSecretKey", s.UES.Credentials.AppSecretKey, v1.SecretKeyName("app-secret")},

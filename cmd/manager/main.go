@@ -35,7 +35,6 @@ type config struct {
 	leaderElectionNamespace  string
 	leaderElectionID         string
 	watchNamespaces          string
-	opts                     controllers.Options
 	logLevel, logFormat      string
 	showVersion              bool
 	gracefulShutdown         time.Duration

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
@@ -44,15 +45,18 @@ func (e *Error) Error() string { return e.Message }
 // Clients are the ready clients of one connector.
 type Clients struct {
 	Intune intune.Client
-	UES    *ues.Client
+	UES    ues.Client
 	// Hash identifies the inputs the clients were built from.
 	Hash string
+	// intuneHash and uesHash identify each client's inputs, so that the log of a
+	// rebuild can say which side changed.
+	intuneHash, uesHash string
 }
 
 // Factories build clients; tests and the manager pass the real constructors.
 type Factories struct {
 	Intune func(context.Context, intune.Config) (intune.Client, error)
-	UES    func(ues.Config) (*ues.Client, error)
+	UES    func(ues.Config) (ues.Client, error)
 }
 
 // Cache resolves and caches clients per connector.
@@ -96,6 +100,21 @@ func (c *Cache) Get(ctx context.Context, conn *v1.MTDConnector) (*Clients, error
 	if cached != nil && cached.Hash == hash {
 		return cached, nil
 	}
+	ih, uh := hashParts(intuneParts(icfg)...), hashParts(uesParts(ucfg)...)
+	logger := log.FromContext(ctx, "connector", conn.Namespace+"/"+conn.Name, "tenant", icfg.TenantID)
+	if cached == nil {
+		logger.V(1).Info("building the connector's cloud clients")
+	} else {
+		var changed []string
+		if ih != cached.intuneHash {
+			changed = append(changed, "intune")
+		}
+		if uh != cached.uesHash {
+			changed = append(changed, "ues")
+		}
+		// Never the hashes: they are fingerprints of secret values.
+		logger.Info("rebuilding the connector's cloud clients: an input changed", "changed", changed)
+	}
 	icfg.Limiters, ucfg.Limiters = c.intuneLimiters, c.uesLimiters
 	ic, err := c.factories.Intune(ctx, icfg)
 	if err != nil {
@@ -105,7 +124,7 @@ func (c *Cache) Get(ctx context.Context, conn *v1.MTDConnector) (*Clients, error
 	if err != nil {
 		return nil, &Error{Reason: ReasonInvalidCredential, Message: "building the UES client: " + err.Error()}
 	}
-	built := &Clients{Intune: ic, UES: uc, Hash: hash}
+	built := &Clients{Intune: ic, UES: uc, Hash: hash, intuneHash: ih, uesHash: uh}
 	c.mu.Lock()
 	c.entries[conn.UID] = built
 	c.mu.Unlock()
@@ -256,16 +275,25 @@ func orDefault(v v1.SecretKeyName, def v1.SecretKeyName) v1.SecretKeyName {
 // configHash fingerprints every input of the clients. Values are hashed, never kept in
 // the clear outside the clients themselves.
 func configHash(i intune.Config, u ues.Config) string {
-	h := sha256.New()
-	write := func(parts ...any) {
-		for _, p := range parts {
-			fmt.Fprintf(h, "%d:%v|", len(fmt.Sprint(p)), p)
-		}
-	}
-	write(i.TenantID, i.ClientID, i.Cloud, i.AuthorityURL, i.GraphURL, string(i.CABundle),
+	return hashParts(append(intuneParts(i), uesParts(u)...)...)
+}
+
+func intuneParts(i intune.Config) []any {
+	return []any{i.TenantID, i.ClientID, i.Cloud, i.AuthorityURL, i.GraphURL, string(i.CABundle),
 		i.Credential.ClientSecret, string(i.Credential.Certificate), string(i.Credential.PrivateKey),
-		string(i.Credential.Password), i.Credential.SendCertificateChain, i.Credential.FederatedTokenFile)
-	write(u.BaseURL, u.Region, u.TenantID, u.AppID, u.AppSecret, string(u.CABundle))
+		string(i.Credential.Password), i.Credential.SendCertificateChain, i.Credential.FederatedTokenFile}
+}
+
+func uesParts(u ues.Config) []any {
+	return []any{u.BaseURL, u.Region, u.TenantID, u.AppID, u.AppSecret, string(u.CABundle)}
+}
+
+// hashParts hashes each part with its length, so that no two lists of parts collide.
+func hashParts(parts ...any) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%v|", len(fmt.Sprint(p)), p)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

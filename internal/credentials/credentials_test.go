@@ -9,9 +9,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
@@ -52,7 +54,7 @@ func (c *counting) factories() credentials.Factories {
 			c.lastIntune = cfg
 			return nil, nil
 		},
-		UES: func(cfg ues.Config) (*ues.Client, error) {
+		UES: func(cfg ues.Config) (ues.Client, error) {
 			c.ues.Add(1)
 			return ues.New(cfg)
 		},
@@ -88,7 +90,8 @@ func setup(t *testing.T) (string, *v1.MTDConnector) {
 }
 
 func TestClientsAreCachedUntilASecretRotates(t *testing.T) {
-	ctx := context.Background()
+	var logs strings.Builder
+	ctx := log.IntoContext(context.Background(), funcr.NewJSON(func(obj string) { logs.WriteString(obj + "\n") }, funcr.Options{Verbosity: 1}))
 	ns, conn := setup(t)
 	var f counting
 	cache := credentials.NewCache(env.Client, f.factories())
@@ -125,6 +128,17 @@ func TestClientsAreCachedUntilASecretRotates(t *testing.T) {
 	}
 	if rotated == first || rotated.Hash == first.Hash || f.ues.Load() != 2 {
 		t.Fatal("a rotated Secret must yield new clients")
+	}
+	// The rebuild is logged with the connector and the side that changed, never a
+	// value or the hash of one.
+	want := fmt.Sprintf(`"level":0,"msg":"rebuilding the connector's cloud clients: an input changed","connector":"%s/c","tenant":"%s","changed":["ues"]`, ns, conn.Spec.Intune.TenantID)
+	if out := logs.String(); !strings.Contains(out, want) || strings.Count(out, "rebuilding") != 1 {
+		t.Fatalf("logs lack %s:\n%s", want, out)
+	}
+	for _, s := range []string{clientSecret, uesSecret, "rotated", first.Hash, rotated.Hash} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatalf("the logs hold %q:\n%s", s, logs.String())
+		}
 	}
 	cache.Forget(conn.UID)
 	if _, err := cache.Get(ctx, conn); err != nil || f.ues.Load() != 3 {

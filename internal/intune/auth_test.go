@@ -20,6 +20,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simtest"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // app registers an app with roles (and a certificate or federated credential).
@@ -43,7 +44,7 @@ func TestClientSecretAndMetrics(t *testing.T) {
 		}
 	}
 	// One token, cached for the second call; both calls in the metrics.
-	if n, _ := calls(t, routeToken); n != 1 {
+	if n := testkit.Calls(t, admin, routeToken); n != 1 {
 		t.Fatalf("token requests = %d, want 1", n)
 	}
 	if d := requestsTotal(t, "graph", "GetConnector", "200") - graphBefore; d != 2 {
@@ -156,7 +157,7 @@ func TestBadCredentials(t *testing.T) {
 			t.Log(err)
 		})
 	}
-	if n, _ := calls(t, "GET "+routeConnector); n != 0 {
+	if n := testkit.Calls(t, admin, "GET "+routeConnector); n != 0 {
 		t.Fatalf("Graph was called %d times without a token", n)
 	}
 }
@@ -208,14 +209,10 @@ func TestRevokedTokenIsRefreshed(t *testing.T) {
 		t.Fatalf("after revocation: %v", err)
 	}
 	// The refused token (401), a new token, the retried request.
-	if n, _ := calls(t, routeToken); n != 2 {
+	if n := testkit.Calls(t, admin, routeToken); n != 2 {
 		t.Fatalf("token requests = %d, want 2", n)
 	}
-	cs, err := admin.Calls(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := cs["GET "+routeConnector].Status; st[401] != 1 || st[200] != 2 {
+	if st := testkit.Route(t, admin, "GET "+routeConnector).Status; st[401] != 1 || st[200] != 2 {
 		t.Fatalf("connector answers = %v, want one 401 and two 200", st)
 	}
 }

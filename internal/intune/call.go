@@ -97,16 +97,23 @@ func (c *client) limiter(s intuneService) *outbound.Limiter {
 // wait budget, renews the credential and retries once when Graph refuses the token,
 // and classifies any failure.
 func (c *client) do(ctx context.Context, op string, fn func(context.Context) error) error {
+	tr := &callTrace{tenant: c.tenant}
 	for renewed := false; ; renewed = true {
-		ci := &callInfo{op: op, limiter: c.limiter(operations[op].service), deadline: time.Now().Add(c.maxWait)}
+		ci := &callInfo{op: op, limiter: c.limiter(operations[op].service), deadline: time.Now().Add(c.maxWait), trace: tr}
 		err := fn(withCall(ctx, ci))
 		if err == nil {
+			c.logOutcome(ctx, op, tr, nil)
 			return nil
 		}
-		if !renewed && tokenRefused(err) && c.cred.renew() == nil {
-			continue
+		if !renewed && tokenRefused(err) {
+			c.logger(ctx, service, op).V(1).Info("Graph refused the access token; renewing the Entra credential", "code", 401)
+			if c.cred.renew() == nil {
+				continue
+			}
 		}
-		return c.classify(ctx, op, err)
+		e := c.classify(ctx, op, err)
+		c.logOutcome(ctx, op, tr, e)
+		return e
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -160,10 +161,10 @@ func TestConnector(t *testing.T) {
 	}
 	_, err = c.PatchConnector(ctx, intune.BlackBerryConnectorID, intune.ConnectorSettings{IOSEnabled: ptr(false)})
 	asOutbound(t, err, outbound.NotFound)
-	if n, _ := calls(t, "GET "+routeConnector); n != 3 {
+	if n := testkit.Calls(t, admin, "GET "+routeConnector); n != 3 {
 		t.Fatalf("GET connector calls = %d, want 3", n)
 	}
-	if n, _ := calls(t, "PATCH "+routeConnector); n != 3 {
+	if n := testkit.Calls(t, admin, "PATCH "+routeConnector); n != 3 {
 		t.Fatalf("PATCH connector calls = %d, want 3", n)
 	}
 }
@@ -197,12 +198,12 @@ func TestCompliancePolicyLifecycle(t *testing.T) {
 
 	get := func() *intune.CompliancePolicy {
 		t.Helper()
-		before, _ := calls(t, "GET "+routePolicy)
+		before := testkit.Calls(t, admin, "GET "+routePolicy)
 		p, err := c.GetCompliancePolicy(ctx, created.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if after, _ := calls(t, "GET "+routePolicy); after != before+1 {
+		if after := testkit.Calls(t, admin, "GET "+routePolicy); after != before+1 {
 			t.Fatalf("GetCompliancePolicy made %d GETs", after-before)
 		}
 		return p
@@ -255,7 +256,7 @@ func TestCompliancePolicyLifecycle(t *testing.T) {
 	if i < 0 || !reflect.DeepEqual(list[i], *p) {
 		t.Fatalf("list entry = %+v, want %+v", list, *p)
 	}
-	if n, _ := calls(t, "GET "+routePolicies); n != 1 {
+	if n := testkit.Calls(t, admin, "GET "+routePolicies); n != 1 {
 		t.Fatalf("list made %d GETs", n)
 	}
 
@@ -266,10 +267,10 @@ func TestCompliancePolicyLifecycle(t *testing.T) {
 		t.Fatalf("two blocks = %+v", e)
 	}
 	// A value the API does not know is refused before any call.
-	before, _ := calls(t, "POST "+routePolicies)
+	before := testkit.Calls(t, admin, "POST "+routePolicies)
 	_, err = c.CreateCompliancePolicy(ctx, intune.CompliancePolicy{Type: intune.IOSCompliancePolicy, DisplayName: "bad", RequiredSecurityLevel: "severe"})
 	asOutbound(t, err, outbound.Terminal)
-	if after, _ := calls(t, "POST "+routePolicies); after != before {
+	if after := testkit.Calls(t, admin, "POST "+routePolicies); after != before {
 		t.Fatal("an invalid policy was sent")
 	}
 
@@ -364,7 +365,7 @@ func TestManagedDevicesPaging(t *testing.T) {
 	if len(all) != 2500 || len(ids) != 2500 {
 		t.Fatalf("listed %d devices, %d distinct", len(all), len(ids))
 	}
-	if n, _ := calls(t, "GET "+routeDevices); n != 3 {
+	if n := testkit.Calls(t, admin, "GET "+routeDevices); n != 3 {
 		t.Fatalf("paging 2,500 devices took %d GETs, want 3 (1000 per page)", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // tokenSource is the credential the Graph auth provider uses. It can be renewed: Graph
@@ -22,16 +23,25 @@ import (
 // credential (and with it an empty cache) and retries once.
 type tokenSource struct {
 	newCred func() (azcore.TokenCredential, error)
-	mu      sync.RWMutex
-	cur     azcore.TokenCredential
+	// tenant is logged with each token acquired.
+	tenant string
+	mu     sync.RWMutex
+	cur    azcore.TokenCredential
+
+	// seen is the expiry of the last token handed out, which tells a token azidentity
+	// just acquired from one it served from its cache; renewed says renew was called
+	// since. Both only serve the logs.
+	seenMu  sync.Mutex
+	seen    time.Time
+	renewed bool
 }
 
-func newTokenSource(newCred func() (azcore.TokenCredential, error)) (*tokenSource, error) {
+func newTokenSource(tenant string, newCred func() (azcore.TokenCredential, error)) (*tokenSource, error) {
 	cur, err := newCred()
 	if err != nil {
 		return nil, err
 	}
-	return &tokenSource{newCred: newCred, cur: cur}, nil
+	return &tokenSource{newCred: newCred, tenant: tenant, cur: cur}, nil
 }
 
 // GetToken marks its failures as tokenError, so they are classified as Entra ID's
@@ -42,9 +52,38 @@ func (s *tokenSource) GetToken(ctx context.Context, opts policy.TokenRequestOpti
 	s.mu.RUnlock()
 	tok, err := cur.GetToken(ctx, opts)
 	if err != nil {
+		// Logged, classified, where the call fails (client.do).
 		return tok, &tokenError{err: err}
 	}
+	s.noteToken(ctx, tok)
 	return tok, nil
+}
+
+// noteToken logs, at V(1), a token azidentity acquired rather than served from its
+// cache: the first, one renewed because Graph refused the last, or one replacing a
+// token near its expiry. It logs when the token expires, never the token.
+func (s *tokenSource) noteToken(ctx context.Context, tok azcore.AccessToken) {
+	s.seenMu.Lock()
+	fresh := !tok.ExpiresOn.Equal(s.seen)
+	trigger := "expiring"
+	switch {
+	case s.seen.IsZero():
+		trigger = "first"
+	case s.renewed:
+		trigger = "refused"
+	}
+	if fresh {
+		s.seen, s.renewed = tok.ExpiresOn, false
+	}
+	s.seenMu.Unlock()
+	if !fresh {
+		return
+	}
+	l := log.FromContext(ctx, "service", entraService, "operation", entraTokenOperation, "tenant", s.tenant)
+	if ci := callFrom(ctx); ci != nil {
+		l = l.WithValues("call", ci.op)
+	}
+	l.V(1).Info("Entra access token acquired", "trigger", trigger, "expires", tok.ExpiresOn.UTC().Format(time.RFC3339))
 }
 
 func (s *tokenSource) renew() error {
@@ -55,6 +94,9 @@ func (s *tokenSource) renew() error {
 	s.mu.Lock()
 	s.cur = c
 	s.mu.Unlock()
+	s.seenMu.Lock()
+	s.renewed = true
+	s.seenMu.Unlock()
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 func TestMemberOf(t *testing.T) {
@@ -32,7 +33,7 @@ func TestMemberOf(t *testing.T) {
 	}
 	// A device is looked up by deviceId first, for its object id, as Entra requires.
 	for route, want := range map[string]int64{"GET /v1.0/users/{id}/memberOf": 1, "GET /v1.0/devices": 1, "GET /v1.0/devices/{id}/memberOf": 1} {
-		if n, _ := calls(t, route); n != want {
+		if n := testkit.Calls(t, admin, route); n != want {
 			t.Fatalf("%s calls = %d, want %d", route, n, want)
 		}
 	}

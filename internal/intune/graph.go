@@ -53,7 +53,7 @@ func New(_ context.Context, cfg Config) (Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := newTokenSource(newCred)
+	cred, err := newTokenSource(cfg.TenantID, newCred)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simclient"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simtest"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // The conformance tests run over real HTTPS against one in-process twin, bound to
@@ -81,16 +82,6 @@ func fresh(t testing.TB) {
 	}
 }
 
-// calls returns the twin's record of one route, e.g. "GET /v1.0/deviceManagement/managedDevices".
-func calls(t testing.TB, route string) (n, throttled int64) {
-	t.Helper()
-	cs, err := admin.Calls(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs[route].Calls, cs[route].Throttled
-}
-
 const (
 	routeConnector = "/v1.0/deviceManagement/mobileThreatDefenseConnectors/{id}"
 	routePolicies  = "/v1.0/deviceManagement/deviceCompliancePolicies"
@@ -142,25 +133,7 @@ func enrol(t testing.TB, n int, d adminapi.Device) []adminapi.DeviceView {
 // requestsTotal reads mtd_operator_outbound_requests_total for one label set.
 func requestsTotal(t testing.TB, svc, op, code string) float64 {
 	t.Helper()
-	mfs, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "mtd_operator_outbound_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, p := range m.GetLabel() {
-				l[p.GetName()] = p.GetValue()
-			}
-			if l["service"] == svc && l["operation"] == op && l["code"] == code {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return testkit.Counter(t, metrics.Registry, "mtd_operator_outbound_requests_total", map[string]string{"service": svc, "operation": op, "code": code})
 }
 
 // requeue waits as a controller would before retrying a throttled call.

@@ -8,6 +8,7 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // retryDelaySeconds is the kiota retry handler's base back-off when the service gives
@@ -42,7 +43,20 @@ func retryWithinBudget(_ time.Duration, executionCount int, req *http.Request, r
 	if ci == nil {
 		return false
 	}
-	return nextRetryDelay(resp, executionCount+1, time.Now()) <= ci.budget()
+	delay := nextRetryDelay(resp, executionCount+1, time.Now())
+	tenant := ""
+	if ci.trace != nil {
+		tenant = ci.trace.tenant
+		if resp.StatusCode == http.StatusTooManyRequests {
+			ci.trace.throttled(delay)
+		}
+	}
+	if delay > ci.budget() {
+		return false
+	}
+	log.FromContext(req.Context(), "service", service, "operation", ci.op, "tenant", tenant).V(1).Info("retrying a Graph request",
+		"method", req.Method, "code", resp.StatusCode, "attempt", executionCount+2, "delay", delay.String())
+	return true
 }
 
 // nextRetryDelay is an upper bound of the delay kiota's retry handler will sleep before

@@ -8,6 +8,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // getConnector times one GetConnector.
@@ -34,7 +35,7 @@ func TestLongRetryAfterComesBackPromptly(t *testing.T) {
 			if took > intune.DefaultMaxWait+time.Second {
 				t.Fatalf("the call took %s", took)
 			}
-			if n, _ := calls(t, "GET "+routeConnector); n != 1 {
+			if n := testkit.Calls(t, admin, "GET "+routeConnector); n != 1 {
 				t.Fatalf("the SDK retried: %d calls", n)
 			}
 			t.Logf("%d with Retry-After 30 came back in %s: %v", tc.status, took, err)
@@ -63,7 +64,7 @@ func TestShortWaitsAreRetriedBySDK(t *testing.T) {
 			if _, err := getConnector(c); err != nil {
 				t.Fatal(err)
 			}
-			if n, _ := calls(t, "GET "+routeConnector); n != 2 {
+			if n := testkit.Calls(t, admin, "GET "+routeConnector); n != 2 {
 				t.Fatalf("calls = %d, want 2", n)
 			}
 		})
@@ -118,7 +119,7 @@ func TestLimiterHoldsBackWithoutCalling(t *testing.T) {
 	if e.StatusCode != 0 || e.RetryAfter < 55*time.Second || e.Operation != "GetConnector" || took > time.Second {
 		t.Fatalf("held back = %+v after %s", e, took)
 	}
-	if n, _ := calls(t, "GET "+routeConnector); n != 1 {
+	if n := testkit.Calls(t, admin, "GET "+routeConnector); n != 1 {
 		t.Fatalf("the held-back call reached the service: %d calls", n)
 	}
 	// Each service has its own budget.
@@ -156,8 +157,8 @@ func burst(t testing.TB, c intune.Client, n int) (time.Duration, int) {
 		i++
 	}
 	took := time.Since(start)
-	if sent, throttled := calls(t, "PATCH "+routePolicy); throttled != 0 || sent != int64(n) {
-		t.Fatalf("PATCH calls %d, throttled %d", sent, throttled)
+	if r := testkit.Route(t, admin, "PATCH "+routePolicy); r.Throttled != 0 || r.Calls != int64(n) {
+		t.Fatalf("PATCH calls %d, throttled %d", r.Calls, r.Throttled)
 	}
 	return took, holds
 }

@@ -17,6 +17,8 @@ type callInfo struct {
 	limiter *outbound.Limiter
 	// deadline ends the time this call may spend waiting (limiter, Retry-After).
 	deadline time.Time
+	// trace collects what is logged when the call ends.
+	trace *callTrace
 }
 
 type callKey struct{}

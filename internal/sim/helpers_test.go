@@ -20,6 +20,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 	"github.com/mtd-operator/mtd-operator/internal/sim/graph"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simclient"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // twin is a running server plus clients for the tests.
@@ -217,17 +218,11 @@ func jwtClaims(t testing.TB, tok string) map[string]any {
 	return m
 }
 
-// eventually polls cond until it holds or the deadline passes (no sleeps
-// standing in for synchronisation).
+// eventually waits up to five seconds for cond, looking every 10ms: the twin answers
+// in-process.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-time.After(10 * time.Millisecond) // the poll interval, not a synchronisation
-	}
+	testkit.EventuallyEvery(t, 5*time.Second, 10*time.Millisecond, what, func() (bool, string) { return cond(), "" })
 }
 
 var ctx = context.Background()

@@ -3,8 +3,13 @@
 // devices and their risk, mobile alerts, the risk assessment and the Intune integration
 // status; see docs/ues-api.md). A real tenant serves only the documented part: callers
 // use the modelled methods only where a connector opts in (spec.ues.modelledMobileAPI).
+//
+// As internal/intune does, it shows the rest of the operator a small Client interface
+// in plain types; one table (operations.go) says of each operation its route, the scope
+// it needs (named in a Forbidden error) and whether it is documented or modelled.
 // Errors are classified by internal/outbound and never carry the application secret
-// or a token.
+// or a token; decisions (tokens, throttling, retries, refusals) are logged through the
+// context's logr logger, never with a credential.
 package ues
 
 import (
@@ -17,6 +22,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,8 +75,74 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Client calls one UES tenant. It is safe for concurrent use.
-type Client struct {
+// Client calls one UES tenant. Implementations are safe for concurrent use.
+//
+// Each method names its route, the operation (as errors, logs and metrics name it) and
+// the scope it needs, and whether BlackBerry documents the route or the project models
+// it (docs/ues-api.md). A real tenant serves only the documented routes; the modelled
+// ones answer it with an error (NotFound), so callers use them only where a connector
+// opts in with spec.ues.modelledMobileAPI. Every error is an *outbound.Error: a 403 names
+// the missing scope, a 429 (or the operator's own limiter) is Throttled with its
+// Retry-After. No error carries the application secret or a token.
+type Client interface {
+	// BaseURL is the API base the client calls.
+	BaseURL() string
+
+	// Probe proves the API application works with the documented surface alone: the
+	// token call (cached for 25 of its 30 minutes) and one cheap documented read, the
+	// first page of /devices/v2 with page_size=1. It returns the tenant's device count.
+	//
+	// Documented: POST /auth/v2/token (Authenticate).
+	// Documented: GET /devices/v2 (ListDevices, scope device:list).
+	Probe(ctx context.Context) (int, error)
+	// Devices lists every device, 1000 per page, one page per step of the iteration.
+	//
+	// Documented: GET /devices/v2 (ListDevices, scope device:list).
+	Devices(ctx context.Context) iter.Seq2[Device, error]
+	// Device reads one device.
+	//
+	// Documented: GET /devices/v2/{id} (GetDevice, scope device:read).
+	Device(ctx context.Context, id string) (*Device, error)
+
+	// MobileDevices lists mobile devices with their overall risk, 1000 per page;
+	// riskLevel filters when not empty.
+	//
+	// Modelled: GET /mobiledevices/v1 (ListMobileDevices, scope mobiledevice:list).
+	MobileDevices(ctx context.Context, riskLevel string) iter.Seq2[MobileDevice, error]
+	// MobileDevice reads one mobile device.
+	//
+	// Modelled: GET /mobiledevices/v1/{device_id} (GetMobileDevice, scope mobiledevice:read).
+	MobileDevice(ctx context.Context, id string) (*MobileDevice, error)
+	// Alerts lists mobile alerts oldest modification first, 200 per page.
+	//
+	// Modelled: GET /mobilealerts/v1 (ListAlerts, scope mobilealert:list).
+	Alerts(ctx context.Context, q AlertQuery) iter.Seq2[Alert, error]
+	// Alert reads one alert.
+	//
+	// Modelled: GET /mobilealerts/v1/{alert_id} (GetAlert, scope mobilealert:list).
+	Alert(ctx context.Context, id string) (*Alert, error)
+	// IgnoreAlert ignores an active alert; a not-active alert is a Conflict. A write:
+	// not retried on a transient failure.
+	//
+	// Modelled: POST /mobilealerts/v1/{alert_id}/ignore (IgnoreAlert, scope mobilealert:update).
+	IgnoreAlert(ctx context.Context, id string) (*Alert, error)
+	// RiskAssessment reads the tenant's detection type → risk mapping.
+	//
+	// Modelled: GET /mobilepolicies/v1/riskassessment (GetRiskAssessment, scope mobilepolicy:read).
+	RiskAssessment(ctx context.Context) (*RiskAssessment, error)
+	// PutRiskAssessment replaces the mapping. A write: not retried on a transient
+	// failure.
+	//
+	// Modelled: PUT /mobilepolicies/v1/riskassessment (PutRiskAssessment, scope mobilepolicy:update).
+	PutRiskAssessment(ctx context.Context, detections map[string]string) (*RiskAssessment, error)
+	// IntuneIntegration reads UES's Intune integration status.
+	//
+	// Modelled: GET /integrations/v1/intune (GetIntuneIntegration, scope integration:read).
+	IntuneIntegration(ctx context.Context) (*IntegrationStatus, error)
+}
+
+// client implements Client over net/http.
+type client struct {
 	base     string
 	cfg      Config
 	http     *http.Client
@@ -82,8 +154,10 @@ type Client struct {
 	tokenExp time.Time
 }
 
+var _ Client = (*client)(nil)
+
 // New validates cfg and returns a client. It makes no call.
-func New(cfg Config) (*Client, error) {
+func New(cfg Config) (Client, error) {
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	if base == "" {
 		var ok bool
@@ -110,7 +184,7 @@ func New(cfg Config) (*Client, error) {
 	if limiters == nil {
 		limiters = defaultLimiters
 	}
-	c := &Client{
+	c := &client{
 		base:    base,
 		cfg:     cfg,
 		http:    &http.Client{Transport: rt, Timeout: 60 * time.Second},
@@ -127,34 +201,54 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// BaseURL is the API base the client calls.
-func (c *Client) BaseURL() string { return c.base }
+func (c *client) BaseURL() string { return c.base }
+
+// What made the client fetch a token, as logged ("trigger").
+const (
+	tokenFirst    = "first"    // none cached yet
+	tokenExpiring = "expiring" // the cached one has less than refreshMargin left
+	tokenRefused  = "refused"  // the service refused the cached one (revoked, or expired early)
+)
 
 // accessToken returns a cached token, fetching a new one when none is left or it has
-// less than five minutes to run (tokens last 30).
-func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
+// less than five minutes to run (tokens last 30), or when force says the service
+// refused the cached one. caller is the operation that needs the token (for the logs).
+func (c *client) accessToken(ctx context.Context, caller op, force bool) (string, error) {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
 	now := c.now()
-	if !force && c.token != "" && !needsRefresh(now, c.tokenExp) {
+	trigger := tokenRefused
+	switch {
+	case c.token == "":
+		trigger = tokenFirst
+	case force:
+	case !needsRefresh(now, c.tokenExp):
 		return c.token, nil
+	default:
+		trigger = tokenExpiring
 	}
+	logger := c.logger(ctx, opAuthenticate).WithValues("call", string(caller), "trigger", trigger)
 	assertion, err := buildAssertion(c.cfg.AppID, c.cfg.TenantID, c.cfg.AppSecret, c.cfg.Scopes, now, maxAssertionSpan)
 	if err != nil {
+		logTokenFailure(logger, err)
 		return "", err
 	}
 	body, _ := json.Marshal(map[string]string{"auth_token": assertion})
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := c.roundTrip(ctx, "Authenticate", http.MethodPost, "/auth/v2/token", nil, body, "", &out); err != nil {
+	if err := c.roundTrip(ctx, opAuthenticate, operations[opAuthenticate].path(), nil, body, "", &out); err != nil {
+		logTokenFailure(logger, err)
 		return "", err
 	}
 	if out.AccessToken == "" {
-		return "", &outbound.Error{Service: service, Operation: "Authenticate", Kind: outbound.Terminal, StatusCode: http.StatusOK, Message: "the token endpoint answered without an access_token"}
+		err := &outbound.Error{Service: service, Operation: string(opAuthenticate), Kind: outbound.Terminal, StatusCode: http.StatusOK, Message: "the token endpoint answered without an access_token"}
+		logTokenFailure(logger, err)
+		return "", err
 	}
 	c.token = out.AccessToken
 	c.tokenExp = tokenExpiry(out.AccessToken, now.Add(tokenLifetime))
+	logger.V(1).Info("UES access token acquired", "expires", c.tokenExp.UTC().Format(time.RFC3339))
 	return c.token, nil
 }
 
@@ -164,34 +258,43 @@ const refreshMargin = 5 * time.Minute
 
 func needsRefresh(now, exp time.Time) bool { return !now.Before(exp.Add(-refreshMargin)) }
 
-// call makes an authenticated call, re-authenticating once when the token is refused
-// (revoked, or expired early).
-func (c *Client) call(ctx context.Context, op, method, path string, query url.Values, body []byte, out any) error {
-	token, err := c.accessToken(ctx, false)
+// call makes an authenticated call of operation o to path (its route with the ids
+// filled in), re-authenticating once when the token is refused (revoked, or expired
+// early).
+func (c *client) call(ctx context.Context, o op, path string, query url.Values, body []byte, out any) error {
+	token, err := c.accessToken(ctx, o, false)
 	if err != nil {
 		return err
 	}
-	err = c.roundTrip(ctx, op, method, path, query, body, token, out)
-	if outbound.KindOf(err) != outbound.Unauthorized {
-		return err
+	err = c.roundTrip(ctx, o, path, query, body, token, out)
+	if outbound.KindOf(err) == outbound.Unauthorized {
+		c.logger(ctx, o).V(1).Info("UES refused the access token; re-authenticating", "code", http.StatusUnauthorized)
+		if token, err = c.accessToken(ctx, o, true); err != nil {
+			return err
+		}
+		err = c.roundTrip(ctx, o, path, query, body, token, out)
 	}
-	if token, err = c.accessToken(ctx, true); err != nil {
-		return err
+	if err != nil {
+		logOutcome(c.logger(ctx, o), err)
 	}
-	return c.roundTrip(ctx, op, method, path, query, body, token, out)
+	return err
 }
 
 // roundTrip sends one request through the limiter, retrying idempotent reads twice on
 // transient failures, and classifies the outcome.
-func (c *Client) roundTrip(ctx context.Context, op, method, path string, query url.Values, body []byte, token string, out any) error {
+func (c *client) roundTrip(ctx context.Context, o op, path string, query url.Values, body []byte, token string, out any) error {
+	spec := operations[o]
 	attempts := 1
-	if method == http.MethodGet {
+	if spec.read() {
 		attempts = 3
 	}
 	var err error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			t := time.NewTimer(time.Duration(i*i) * 200 * time.Millisecond)
+			delay := time.Duration(i*i) * 200 * time.Millisecond
+			c.logger(ctx, o).V(1).Info("retrying a UES read", "attempt", i+1, "delay", delay.String(),
+				"code", statusOf(err), "reason", reasonOf(err))
+			t := time.NewTimer(delay)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -199,7 +302,7 @@ func (c *Client) roundTrip(ctx context.Context, op, method, path string, query u
 			case <-t.C:
 			}
 		}
-		err = c.once(ctx, op, method, path, query, body, token, out)
+		err = c.once(ctx, o, spec, path, query, body, token, out)
 		if outbound.KindOf(err) != outbound.Transient {
 			return err
 		}
@@ -207,14 +310,15 @@ func (c *Client) roundTrip(ctx context.Context, op, method, path string, query u
 	return err
 }
 
-func (c *Client) once(ctx context.Context, op, method, path string, query url.Values, body []byte, token string, out any) error {
-	wait, err := c.limiter.Wait(ctx, method != http.MethodGet, c.maxWait)
+func (c *client) once(ctx context.Context, o op, spec opSpec, path string, query url.Values, body []byte, token string, out any) error {
+	opName := string(o)
+	wait, err := c.limiter.Wait(ctx, !spec.read(), c.maxWait)
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
 		outbound.ObserveLimited(service)
-		return &outbound.Error{Service: service, Operation: op, Kind: outbound.Throttled, RetryAfter: wait, Message: "held back by the operator's per-tenant rate limit"}
+		return &outbound.Error{Service: service, Operation: opName, Kind: outbound.Throttled, RetryAfter: wait, Message: limiterMessage}
 	}
 	u := c.base + path
 	if len(query) > 0 {
@@ -224,9 +328,9 @@ func (c *Client) once(ctx context.Context, op, method, path string, query url.Va
 	if body != nil {
 		rdr = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rdr)
+	req, err := http.NewRequestWithContext(ctx, spec.method, u, rdr)
 	if err != nil {
-		return &outbound.Error{Service: service, Operation: op, Kind: outbound.Terminal, Err: err}
+		return &outbound.Error{Service: service, Operation: opName, Kind: outbound.Terminal, Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -238,79 +342,69 @@ func (c *Client) once(ctx context.Context, op, method, path string, query url.Va
 	started := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		outbound.Observe(service, op, 0, started)
+		outbound.Observe(service, opName, 0, started)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		// The transport's error names the URL and the cause, never headers or bodies.
-		return &outbound.Error{Service: service, Operation: op, Kind: outbound.Transient, Err: err}
+		return &outbound.Error{Service: service, Operation: opName, Kind: outbound.Transient, Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	outbound.Observe(service, op, resp.StatusCode, started)
+	outbound.Observe(service, opName, resp.StatusCode, started)
 	if err != nil {
-		return &outbound.Error{Service: service, Operation: op, Kind: outbound.Transient, StatusCode: resp.StatusCode, Err: err}
+		return &outbound.Error{Service: service, Operation: opName, Kind: outbound.Transient, StatusCode: resp.StatusCode, Err: err}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil || len(data) == 0 {
 			return nil
 		}
 		if err := json.Unmarshal(data, out); err != nil {
-			return &outbound.Error{Service: service, Operation: op, Kind: outbound.Terminal, StatusCode: resp.StatusCode, Message: "unreadable response: " + err.Error()}
+			return &outbound.Error{Service: service, Operation: opName, Kind: outbound.Terminal, StatusCode: resp.StatusCode, Message: "unreadable response: " + err.Error()}
 		}
 		return nil
 	}
-	return classify(op, resp, data, c.now())
+	return c.classify(o, resp, data)
 }
 
+// limiterMessage is the message of a call the operator's own limiter held back.
+const limiterMessage = "held back by the operator's per-tenant rate limit"
+
 // classify turns an error response into an *outbound.Error.
-func classify(op string, resp *http.Response, data []byte, now time.Time) error {
-	e := &outbound.Error{Service: service, Operation: op, Kind: outbound.KindForStatus(resp.StatusCode), StatusCode: resp.StatusCode}
+func (c *client) classify(o op, resp *http.Response, data []byte) error {
+	e := &outbound.Error{Service: service, Operation: string(o), Kind: outbound.KindForStatus(resp.StatusCode), StatusCode: resp.StatusCode}
 	var body struct {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(data, &body) == nil {
-		e.Message = body.Message
+		e.Message = c.redact(body.Message)
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
 	switch e.Kind {
 	case outbound.Throttled:
-		e.RetryAfter = outbound.ParseRetryAfter(resp.Header.Get("Retry-After"), now, 30*time.Second)
+		e.RetryAfter = outbound.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now(), 30*time.Second)
 	case outbound.Forbidden:
-		e.Permission = scopeFor(op)
+		e.Permission = operations[o].scope
 	}
 	return e
 }
 
-// scopeFor names the UES scope an operation needs, so a 403 says what to grant.
-func scopeFor(op string) string {
-	switch op {
-	case "ListDevices":
-		return "device:list"
-	case "GetDevice":
-		return "device:read"
-	case "ListMobileDevices":
-		return "mobiledevice:list"
-	case "GetMobileDevice":
-		return "mobiledevice:read"
-	case "ListAlerts", "GetAlert":
-		return "mobilealert:list"
-	case "IgnoreAlert":
-		return "mobilealert:update"
-	case "GetRiskAssessment":
-		return "mobilepolicy:read"
-	case "PutRiskAssessment":
-		return "mobilepolicy:update"
-	case "GetIntuneIntegration":
-		return "integration:read"
+// jwtPattern matches a compact JWS, such as the client assertion or an access token.
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
+
+// redact removes from a service's message the application secret and anything shaped
+// like a token or an assertion, should the service ever echo one.
+func (c *client) redact(s string) string {
+	if secret := c.cfg.AppSecret; len(secret) >= 4 {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
 	}
-	return ""
+	return jwtPattern.ReplaceAllString(s, "[redacted]")
 }
 
 // pages walks a paged listing lazily, one page per call.
-func pages[T any](ctx context.Context, c *Client, op, path string, query url.Values, pageSize int) iter.Seq2[T, error] {
+func pages[T any](ctx context.Context, c *client, o op, query url.Values, pageSize int) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		q := url.Values{}
 		for k, v := range query {
@@ -320,7 +414,7 @@ func pages[T any](ctx context.Context, c *Client, op, path string, query url.Val
 		for page := 1; ; page++ {
 			q.Set("page", strconv.Itoa(page))
 			var p Page[T]
-			if err := c.call(ctx, op, http.MethodGet, path, q, nil, &p); err != nil {
+			if err := c.call(ctx, o, operations[o].path(), q, nil, &p); err != nil {
 				var zero T
 				yield(zero, err)
 				return
@@ -337,43 +431,39 @@ func pages[T any](ctx context.Context, c *Client, op, path string, query url.Val
 	}
 }
 
-// Devices lists every device (documented /devices/v2), 1000 per page.
-func (c *Client) Devices(ctx context.Context) iter.Seq2[Device, error] {
-	return pages[Device](ctx, c, "ListDevices", "/devices/v2", nil, 1000)
+// get reads one object of operation o.
+func get[T any](ctx context.Context, c *client, o op, ids ...string) (*T, error) {
+	var v T
+	return &v, c.call(ctx, o, operations[o].path(ids...), nil, nil, &v)
 }
 
-// Probe proves the API application works with the documented surface alone: the
-// token call (cached for 25 of its 30 minutes) and one cheap documented read, the
-// first page of /devices/v2 with page_size=1. It returns the tenant's device count.
-func (c *Client) Probe(ctx context.Context) (int, error) {
+func (c *client) Devices(ctx context.Context) iter.Seq2[Device, error] {
+	return pages[Device](ctx, c, opListDevices, nil, 1000)
+}
+
+func (c *client) Probe(ctx context.Context) (int, error) {
 	var p Page[Device]
 	q := url.Values{"page": {"1"}, "page_size": {"1"}}
-	if err := c.call(ctx, "ListDevices", http.MethodGet, "/devices/v2", q, nil, &p); err != nil {
+	if err := c.call(ctx, opListDevices, operations[opListDevices].path(), q, nil, &p); err != nil {
 		return 0, err
 	}
 	return p.TotalNumberOfItems, nil
 }
 
-// Device reads one device (documented).
-func (c *Client) Device(ctx context.Context, id string) (*Device, error) {
-	var d Device
-	return &d, c.call(ctx, "GetDevice", http.MethodGet, "/devices/v2/"+url.PathEscape(id), nil, nil, &d)
+func (c *client) Device(ctx context.Context, id string) (*Device, error) {
+	return get[Device](ctx, c, opGetDevice, id)
 }
 
-// MobileDevices lists mobile devices with their overall risk (modelled); riskLevel
-// filters when not empty.
-func (c *Client) MobileDevices(ctx context.Context, riskLevel string) iter.Seq2[MobileDevice, error] {
+func (c *client) MobileDevices(ctx context.Context, riskLevel string) iter.Seq2[MobileDevice, error] {
 	q := url.Values{}
 	if riskLevel != "" {
 		q.Set("risk_level", riskLevel)
 	}
-	return pages[MobileDevice](ctx, c, "ListMobileDevices", "/mobiledevices/v1", q, 1000)
+	return pages[MobileDevice](ctx, c, opListMobileDevices, q, 1000)
 }
 
-// MobileDevice reads one mobile device (modelled).
-func (c *Client) MobileDevice(ctx context.Context, id string) (*MobileDevice, error) {
-	var d MobileDevice
-	return &d, c.call(ctx, "GetMobileDevice", http.MethodGet, "/mobiledevices/v1/"+url.PathEscape(id), nil, nil, &d)
+func (c *client) MobileDevice(ctx context.Context, id string) (*MobileDevice, error) {
+	return get[MobileDevice](ctx, c, opGetMobileDevice, id)
 }
 
 // AlertQuery selects mobile alerts.
@@ -387,8 +477,7 @@ type AlertQuery struct {
 	DeviceID string
 }
 
-// Alerts lists mobile alerts oldest modification first (modelled), 200 per page.
-func (c *Client) Alerts(ctx context.Context, q AlertQuery) iter.Seq2[Alert, error] {
+func (c *client) Alerts(ctx context.Context, q AlertQuery) iter.Seq2[Alert, error] {
 	v := url.Values{}
 	if !q.ModifiedSince.IsZero() {
 		v.Set("start_time", q.ModifiedSince.UTC().Format("2006-01-02T15:04:05.000Z"))
@@ -402,39 +491,31 @@ func (c *Client) Alerts(ctx context.Context, q AlertQuery) iter.Seq2[Alert, erro
 	if q.DeviceID != "" {
 		v.Set("device_id", q.DeviceID)
 	}
-	return pages[Alert](ctx, c, "ListAlerts", "/mobilealerts/v1", v, 200)
+	return pages[Alert](ctx, c, opListAlerts, v, 200)
 }
 
-// Alert reads one alert (modelled).
-func (c *Client) Alert(ctx context.Context, id string) (*Alert, error) {
+func (c *client) Alert(ctx context.Context, id string) (*Alert, error) {
+	return get[Alert](ctx, c, opGetAlert, id)
+}
+
+func (c *client) IgnoreAlert(ctx context.Context, id string) (*Alert, error) {
 	var a Alert
-	return &a, c.call(ctx, "GetAlert", http.MethodGet, "/mobilealerts/v1/"+url.PathEscape(id), nil, nil, &a)
+	return &a, c.call(ctx, opIgnoreAlert, operations[opIgnoreAlert].path(id), nil, []byte("{}"), &a)
 }
 
-// IgnoreAlert ignores an active alert (modelled); a not-active alert is a Conflict.
-func (c *Client) IgnoreAlert(ctx context.Context, id string) (*Alert, error) {
-	var a Alert
-	return &a, c.call(ctx, "IgnoreAlert", http.MethodPost, "/mobilealerts/v1/"+url.PathEscape(id)+"/ignore", nil, []byte("{}"), &a)
+func (c *client) RiskAssessment(ctx context.Context) (*RiskAssessment, error) {
+	return get[RiskAssessment](ctx, c, opGetRiskAssessment)
 }
 
-// RiskAssessment reads the tenant's detection type → risk mapping (modelled).
-func (c *Client) RiskAssessment(ctx context.Context) (*RiskAssessment, error) {
-	var r RiskAssessment
-	return &r, c.call(ctx, "GetRiskAssessment", http.MethodGet, "/mobilepolicies/v1/riskassessment", nil, nil, &r)
-}
-
-// PutRiskAssessment replaces the mapping (modelled).
-func (c *Client) PutRiskAssessment(ctx context.Context, detections map[string]string) (*RiskAssessment, error) {
+func (c *client) PutRiskAssessment(ctx context.Context, detections map[string]string) (*RiskAssessment, error) {
 	body, err := json.Marshal(map[string]any{"detections": detections})
 	if err != nil {
 		return nil, err
 	}
 	var r RiskAssessment
-	return &r, c.call(ctx, "PutRiskAssessment", http.MethodPut, "/mobilepolicies/v1/riskassessment", nil, body, &r)
+	return &r, c.call(ctx, opPutRiskAssessment, operations[opPutRiskAssessment].path(), nil, body, &r)
 }
 
-// IntuneIntegration reads UES's Intune integration status (modelled).
-func (c *Client) IntuneIntegration(ctx context.Context) (*IntegrationStatus, error) {
-	var s IntegrationStatus
-	return &s, c.call(ctx, "GetIntuneIntegration", http.MethodGet, "/integrations/v1/intune", nil, nil, &s)
+func (c *client) IntuneIntegration(ctx context.Context) (*IntegrationStatus, error) {
+	return get[IntegrationStatus](ctx, c, opGetIntuneIntegration)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/simclient"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simtest"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // newClient builds a client for the twin's UES tenant with its own limiter registry, so
 // tests do not share rate budgets.
-func newClient(t *testing.T, mod func(*ues.Config)) *ues.Client {
+func newClient(t *testing.T, mod func(*ues.Config)) ues.Client {
 	t.Helper()
 	cfg := ues.Config{
 		BaseURL:   env[sim.EnvUESURL],
@@ -62,15 +63,6 @@ func newClient(t *testing.T, mod func(*ues.Config)) *ues.Client {
 }
 
 func tenant() string { return env[sim.EnvTenantID] }
-
-func calls(t *testing.T, route string) int64 {
-	t.Helper()
-	cs, err := admin.Calls(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs[route].Calls
-}
 
 // fresh resets the twin's world, faults and counters between tests.
 func fresh(t *testing.T) {
@@ -166,13 +158,13 @@ func TestPagingAndTokenReuse(t *testing.T) {
 		t.Fatalf("listed %d devices, want 2500", len(plain))
 	}
 	// 1000 per page: 3 pages each; one token for all six calls.
-	if got := calls(t, "GET /ues/mobiledevices/v1"); got != 3 {
+	if got := testkit.Calls(t, admin, "GET /ues/mobiledevices/v1"); got != 3 {
 		t.Errorf("mobile device pages = %d, want 3", got)
 	}
-	if got := calls(t, "GET /ues/devices/v2"); got != 3 {
+	if got := testkit.Calls(t, admin, "GET /ues/devices/v2"); got != 3 {
 		t.Errorf("device pages = %d, want 3", got)
 	}
-	if got := calls(t, "POST /ues/auth/v2/token"); got != 1 {
+	if got := testkit.Calls(t, admin, "POST /ues/auth/v2/token"); got != 1 {
 		t.Errorf("token requests = %d, want 1 (cached)", got)
 	}
 	d, err := c.MobileDevice(ctx, devs[0].DeviceID)
@@ -231,10 +223,10 @@ func TestTokenRefreshedAfterRevocation(t *testing.T) {
 	if _, err := c.IntuneIntegration(ctx); err != nil {
 		t.Fatalf("after revocation: %v", err)
 	}
-	if got := calls(t, "POST /ues/auth/v2/token"); got != 2 {
+	if got := testkit.Calls(t, admin, "POST /ues/auth/v2/token"); got != 2 {
 		t.Fatalf("token requests = %d, want 2", got)
 	}
-	if got := calls(t, "GET /ues/integrations/v1/intune"); got != 3 {
+	if got := testkit.Calls(t, admin, "GET /ues/integrations/v1/intune"); got != 3 {
 		t.Fatalf("integration reads = %d, want 3 (one refused, one retried)", got)
 	}
 }
@@ -270,6 +262,47 @@ func TestMissingScopeIsForbiddenNamingIt(t *testing.T) {
 	}
 	if _, err := collectErr(c.Devices(context.Background())); err != nil {
 		t.Fatalf("the granted scope must work: %v", err)
+	}
+}
+
+// TestEveryScopeIsTheTwins calls every operation with an application that holds none
+// of their scopes: the scope the client names in each Forbidden is the one the twin's
+// 403 says the route needs.
+func TestEveryScopeIsTheTwins(t *testing.T) {
+	fresh(t)
+	ctx := context.Background()
+	app, err := admin.CreateUESApp(ctx, tenant(), adminapi.UESApp{Name: "zones only", Scopes: []string{"zone:list"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, func(cfg *ues.Config) { cfg.AppID, cfg.AppSecret = app.ID, app.Secret })
+	first := func(seq func(func(ues.Alert, error) bool)) error { _, err := collectErr(seq); return err }
+	seen := map[string]bool{}
+	for _, call := range []func() error{
+		func() error { _, err := c.Probe(ctx); return err },
+		func() error { _, err := collectErr(c.Devices(ctx)); return err },
+		func() error { _, err := c.Device(ctx, "d"); return err },
+		func() error { _, err := collectErr(c.MobileDevices(ctx, "")); return err },
+		func() error { _, err := c.MobileDevice(ctx, "d"); return err },
+		func() error { return first(c.Alerts(ctx, ues.AlertQuery{})) },
+		func() error { _, err := c.Alert(ctx, "a"); return err },
+		func() error { _, err := c.IgnoreAlert(ctx, "a"); return err },
+		func() error { _, err := c.RiskAssessment(ctx); return err },
+		func() error { _, err := c.PutRiskAssessment(ctx, map[string]string{"unsafeWifi": "low"}); return err },
+		func() error { _, err := c.IntuneIntegration(ctx); return err },
+	} {
+		var e *outbound.Error
+		if err := call(); !asError(err, &e) || e.Kind != outbound.Forbidden || e.Permission == "" {
+			t.Errorf("err = %v, want Forbidden naming a scope", err)
+			continue
+		}
+		if !strings.Contains(e.Message, "scope "+e.Permission+".") {
+			t.Errorf("%s names scope %s; the twin says %q", e.Operation, e.Permission, e.Message)
+		}
+		seen[e.Operation] = true
+	}
+	if len(seen) != 10 {
+		t.Errorf("operations refused: %v, want the 10 that need a scope", seen)
 	}
 }
 
@@ -412,7 +445,7 @@ func TestLimiterHoldsBackWithoutCalling(t *testing.T) {
 	if !outbound.IsThrottled(err) || outbound.RetryAfterOf(err) < 59*time.Minute {
 		t.Fatalf("err = %v, want Throttled by the limiter for about an hour", err)
 	}
-	if got := calls(t, "GET /ues/integrations/v1/intune"); got != 2 {
+	if got := testkit.Calls(t, admin, "GET /ues/integrations/v1/intune"); got != 2 {
 		t.Fatalf("reads that reached the twin = %d, want 2", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/stack"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 var (
@@ -74,21 +75,12 @@ func kubectl(t *testing.T, args ...string) string {
 	return out
 }
 
-// eventually polls cond until it holds or two minutes pass (the operator runs as a
-// separate process here, sharing two cores with everything else).
+// eventually waits up to two minutes for cond (the operator runs as a separate process
+// here, sharing two cores with everything else), looking every 200ms: a look is often
+// a kubectl process.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last state:\n%s", what, state)
-		}
-		<-time.After(200 * time.Millisecond)
-	}
+	testkit.EventuallyEvery(t, 2*time.Minute, 200*time.Millisecond, what, cond)
 }
 
 // kstatus computes what Flux and `kubectl wait`-style tooling see for an object.
@@ -340,11 +332,7 @@ func apply(t *testing.T, manifest string) {
 
 func deviceActionCalls(t *testing.T, action string) int64 {
 	t.Helper()
-	cs, err := st.Admin.Calls(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs["POST /v1.0/deviceManagement/managedDevices/{id}/"+action].Calls
+	return testkit.Calls(t, st.Admin, "POST /v1.0/deviceManagement/managedDevices/{id}/"+action)
 }
 
 // TestLeaderFailoverRunsNoStepTwice runs a second replica, kills the leader in the

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
@@ -66,7 +67,7 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 			return nil
 		case v1.StepRunning:
 			if !repeatable(step.Action) {
-				r.finish(p, i, v1.StepFailed, unknownOutcome)
+				r.recordOutcome(p, i, v1.StepFailed, unknownOutcome)
 				p.failed = true
 				return nil
 			}
@@ -76,13 +77,13 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 			return nil
 		}
 		if tr.Spec.DryRun {
-			r.finish(p, i, v1.StepDryRun, "dry run: would "+describe(step))
+			r.recordOutcome(p, i, v1.StepDryRun, "dry run: would "+describe(step))
 			continue
 		}
 		// An ObserveOnly connector promises no writes to either cloud: its remediations
 		// record what they would do, but notify (an event, no cloud call) still runs.
 		if step.Action != v1.StepNotify && p.conn.Spec.ManagementPolicy == v1.ManagementPolicyObserveOnly {
-			r.finish(p, i, v1.StepDryRun, "the connector is ObserveOnly: would "+describe(step))
+			r.recordOutcome(p, i, v1.StepDryRun, "the connector is ObserveOnly: would "+describe(step))
 			continue
 		}
 		if step.RequiresApproval && !tr.Spec.Approved {
@@ -91,17 +92,17 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 			return nil
 		}
 		if why := cannotIgnore(p, step); why != "" {
-			r.finish(p, i, v1.StepSkipped, "not run: "+why)
+			r.recordOutcome(p, i, v1.StepSkipped, "not run: "+why)
 			continue
 		}
-		if protected(step.Action) && p.device != nil {
+		if guardedAction(step.Action) && p.device != nil {
 			// Read back by id when it matters: the snapshot may be a minute old.
 			d, err := r.readDevice(ctx, p, p.device.ID)
 			if err != nil {
 				return err
 			}
 			if d == nil {
-				r.finish(p, i, v1.StepSkipped, "not run: the device is no longer managed by Intune")
+				r.recordOutcome(p, i, v1.StepSkipped, "not run: the device is no longer managed by Intune")
 				continue
 			}
 			p.device = d
@@ -110,7 +111,7 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 				return err
 			}
 			if group != "" {
-				r.finish(p, i, v1.StepSkipped, "not run: the device or its user is in protected group "+group+" (spec.guardrails.protectedGroupIDs of the connector)")
+				r.recordOutcome(p, i, v1.StepSkipped, "not run: the device or its user is in protected group "+group+" (spec.guardrails.protectedGroupIDs of the connector)")
 				continue
 			}
 		}
@@ -123,11 +124,18 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 				return err
 			}
 		}
-		if err := r.complete(ctx, p, i, step); err != nil || p.failed {
+		if err := r.callStep(ctx, p, i, step); err != nil || p.failed {
 			return err
 		}
 	}
 	return nil
+}
+
+func outcomeOf(err error) string {
+	if err == nil {
+		return "succeeded"
+	}
+	return string(outbound.KindOf(err))
 }
 
 // cannotIgnore says why an ignoreAlert step cannot run, or "": ignoring an alert needs
@@ -179,12 +187,14 @@ func (r *ThreatRemediationReconciler) start(ctx context.Context, p *remediationP
 	return true, nil
 }
 
-// complete makes the call of step i and records its outcome.
-func (r *ThreatRemediationReconciler) complete(ctx context.Context, p *remediationPass, i int, step v1.RemediationStep) error {
+// callStep makes the call of step i and records its outcome.
+func (r *ThreatRemediationReconciler) callStep(ctx context.Context, p *remediationPass, i int, step v1.RemediationStep) error {
 	msg, err := r.execute(ctx, p, step)
+	log.FromContext(ctx).Info("step ran", "remediation", p.tr.Name, "connector", p.conn.Name, "step", i, "action", step.Action,
+		"device", p.tr.Status.IntuneDeviceID, "outcome", outcomeOf(err), "error", err)
 	switch {
 	case err == nil:
-		r.finish(p, i, v1.StepSucceeded, msg)
+		r.recordOutcome(p, i, v1.StepSucceeded, msg)
 		return nil
 	case outbound.IsThrottled(err):
 		// Refused before it was carried out: not an attempt, so back to Pending.
@@ -197,7 +207,7 @@ func (r *ThreatRemediationReconciler) complete(ctx context.Context, p *remediati
 		rec.State, rec.StartedAt, rec.Message = v1.StepPending, nil, "will retry: "+err.Error()
 		return err
 	}
-	r.finish(p, i, v1.StepFailed, err.Error())
+	r.recordOutcome(p, i, v1.StepFailed, err.Error())
 	p.failed = true
 	return nil
 }
@@ -230,14 +240,14 @@ func (r *ThreatRemediationReconciler) execute(ctx context.Context, p *remediatio
 	return "Intune accepted " + string(step.Action) + " for device " + p.device.ID, nil
 }
 
-// finish records the outcome of step i, with an event and the step metric.
-func (r *ThreatRemediationReconciler) finish(p *remediationPass, i int, state v1.StepState, msg string) {
+// recordOutcome records the outcome of step i, with an event and the step metric.
+func (r *ThreatRemediationReconciler) recordOutcome(p *remediationPass, i int, state v1.StepState, msg string) {
 	rec, now := recordOf(p.tr, i), metav1.NewTime(p.now)
 	if rec.StartedAt == nil {
 		rec.StartedAt = &now
 	}
 	rec.State, rec.CompletedAt, rec.Message = state, &now, truncate(msg, 1024)
-	observeStep(rec.Action, state)
+	countStep(rec.Action, state)
 	kind := corev1.EventTypeNormal
 	if state == v1.StepFailed {
 		kind = corev1.EventTypeWarning

@@ -30,8 +30,8 @@ func init() {
 	metrics.Registry.MustRegister(activeThreats, timeToResolve, stepsRun)
 }
 
-func observeResolved(d time.Duration) { timeToResolve.Observe(d.Seconds()) }
+func countResolved(d time.Duration) { timeToResolve.Observe(d.Seconds()) }
 
-func observeStep(action v1.StepAction, outcome v1.StepState) {
+func countStep(action v1.StepAction, outcome v1.StepState) {
 	stepsRun.WithLabelValues(string(action), string(outcome)).Inc()
 }

@@ -51,8 +51,7 @@ func (r *DeviceRiskPolicyReconciler) syncRiskAssessment(ctx context.Context, p *
 		p.conds.set(ConditionRiskAssessment, true, ReasonUpToDate, "the UES risk assessment matches spec.riskAssessment (modelled API)")
 		return nil
 	}
-	if p.pol.Spec.ManagementPolicy == v1.ManagementPolicyObserveOnly {
-		p.drift = append(p.drift, "the UES risk assessment differs")
+	if !p.mayWrite("the UES risk assessment differs") {
 		p.conds.set(ConditionRiskAssessment, false, ReasonDriftDetected, "ObserveOnly: the UES risk assessment differs from spec.riskAssessment")
 		return nil
 	}

@@ -105,9 +105,8 @@ func sameActions(a, b []intune.ScheduledAction) bool {
 	key := func(s []intune.ScheduledAction) []string {
 		out := make([]string, 0, len(s))
 		for _, x := range s {
-			cc := slices.Clone(x.NotificationMessageCCList)
-			sort.Strings(cc)
-			out = append(out, fmt.Sprintf("%s|%d|%s|%s", x.ActionType, x.GracePeriodHours, strings.ToLower(x.NotificationTemplateID), strings.ToLower(strings.Join(cc, ","))))
+			cc := lowerSorted(x.NotificationMessageCCList) // lower-cased, then sorted: ids compare case-insensitively
+			out = append(out, fmt.Sprintf("%s|%d|%s|%s", x.ActionType, x.GracePeriodHours, strings.ToLower(x.NotificationTemplateID), strings.Join(cc, ",")))
 		}
 		sort.Strings(out)
 		return out

@@ -61,7 +61,7 @@ func (r *ThreatRemediationReconciler) observeRisk(p *remediationPass) {
 	case t.Source == v1.SourceIntuneDeviceRisk && t.DetectedAt != nil:
 		at := *t.DetectedAt
 		s.RiskObservedAt = &at
-	case snapshot.Rank(string(s.DeviceRisk)) >= snapshot.Rank(minimumRisk(p.conn)):
+	case snapshot.Rank(string(s.DeviceRisk)) >= snapshot.Rank(string(p.conn.MinimumRisk())):
 		at := metav1.NewTime(p.seenAt)
 		s.RiskObservedAt = &at
 	}
@@ -166,7 +166,7 @@ func resolution(p *remediationPass) (reason, msg string, ok bool) {
 		return "", "", false
 	}
 	alert := p.tr.Annotations[AnnotationAlertStatus]
-	risk, floor := snapshot.Risk(p.device.PartnerReportedThreatState), minimumRisk(p.conn)
+	risk, floor := snapshot.Risk(p.device.PartnerReportedThreatState), string(p.conn.MinimumRisk())
 	// Intune's word counts once it has reported the risk, in a later view (times are
 	// stored to the second, hence the margin).
 	observed := p.tr.Status.RiskObservedAt

@@ -17,9 +17,9 @@ import (
 // destructive actions count against the connector's maxDestructiveActionsPerHour.
 func destructive(a v1.StepAction) bool { return a == v1.StepRetire || a == v1.StepWipe }
 
-// protected actions never touch a device whose user or device is in one of the
+// guardedAction: such actions never touch a device whose user or device is in one of the
 // connector's protectedGroupIDs: locking a break-glass phone is as bad as wiping it.
-func protected(a v1.StepAction) bool { return a == v1.StepRemoteLock || destructive(a) }
+func guardedAction(a v1.StepAction) bool { return a == v1.StepRemoteLock || destructive(a) }
 
 // capWindow is the rolling window of maxDestructiveActionsPerHour.
 const capWindow = time.Hour
@@ -30,10 +30,7 @@ const capWindow = time.Hour
 // outcome: a Running or Failed wipe may well have happened. Over the cap, it says why
 // and sets the pass to come back when the oldest counted step leaves the window.
 func (r *ThreatRemediationReconciler) overCap(ctx context.Context, p *remediationPass) (*summary, error) {
-	limit := int32(5)
-	if m := p.conn.Spec.Guardrails.MaxDestructiveActionsPerHour; m != nil {
-		limit = *m
-	}
+	limit := p.conn.MaxDestructiveActionsPerHour()
 	if ceiling := r.MaxDestructiveActionsPerHour; ceiling > 0 && int32(ceiling) < limit {
 		limit = int32(ceiling)
 	}
