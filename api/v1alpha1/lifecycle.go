@@ -3,6 +3,7 @@ package v1alpha1
 // Lifecycle is what the operator's one reconcile shell reads of every kind that keeps
 // something outside the cluster: its conditions and observed generation, and the
 // management, deletion and suspend fields.
+// +kubebuilder:object:generate=false
 type Lifecycle interface {
 	GetReconcileStatus() *ReconcileStatus
 	GetManagementPolicy() ManagementPolicy
