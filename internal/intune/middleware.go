@@ -37,10 +37,12 @@ func graphMiddlewares() []khttp.Middleware {
 }
 
 // retryWithinBudget is kiota's ShouldRetry hook; executionCount is the number of
-// retries made so far.
+// retries made so far. Only idempotent methods are retried: a POST (a policy create, a
+// device action such as a wipe) or a PATCH is sent once per attempt the caller records,
+// and a 429/503/504 comes back to the caller, which decides (and records) a new attempt.
 func retryWithinBudget(_ time.Duration, executionCount int, req *http.Request, resp *http.Response) bool {
 	ci := callFrom(req.Context())
-	if ci == nil {
+	if ci == nil || !idempotent(req.Method) {
 		return false
 	}
 	delay := nextRetryDelay(resp, executionCount+1, time.Now())
@@ -57,6 +59,15 @@ func retryWithinBudget(_ time.Duration, executionCount int, req *http.Request, r
 	log.FromContext(req.Context(), "service", service, "operation", ci.op, "tenant", tenant).V(1).Info("retrying a Graph request",
 		"method", req.Method, "code", resp.StatusCode, "attempt", executionCount+2, "delay", delay.String())
 	return true
+}
+
+// idempotent methods may be sent again without a second effect.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 // nextRetryDelay is an upper bound of the delay kiota's retry handler will sleep before

@@ -216,3 +216,36 @@ func TestBurstStaysUnderThrottling(t *testing.T) {
 		t.Fatalf("unlimited burst = %+v", e)
 	}
 }
+
+// TestNonIdempotentCallsAreNeverRetriedBehindTheCallersBack performs what kiota's retry
+// handler used to do to a wipe: answer 503 (or 429, or 504) once and watch the SDK send
+// the POST again. A device action and a create are sent once per attempt the caller
+// records; the error comes back for the caller to decide.
+func TestNonIdempotentCallsAreNeverRetriedBehindTheCallersBack(t *testing.T) {
+	for _, status := range []int{429, 503, 504} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			fresh(t)
+			devs := enrol(t, 1, adminapi.Device{DeviceName: "p", Platform: "Android", OSVersion: "14"})
+			c := newClient(t, func(cfg *intune.Config) { cfg.MaxWait = 5 * time.Second })
+			route := "POST /v1.0/deviceManagement/managedDevices/{id}/wipe"
+			fault(t, adminapi.Fault{Route: route, Status: status, RetryAfter: 1, Count: 1})
+			err := c.RunDeviceAction(ctx, devs[0].IntuneID, intune.ActionWipe, nil)
+			if err == nil {
+				t.Fatal("the refused wipe came back as a success")
+			}
+			if n := testkit.Calls(t, admin, route); n != 1 {
+				t.Fatalf("the wipe was sent %d times for one attempt, want 1", n)
+			}
+			create := "POST /v1.0/deviceManagement/deviceCompliancePolicies"
+			fault(t, adminapi.Fault{Route: create, Status: status, RetryAfter: 1, Count: 1})
+			_, err = c.CreateCompliancePolicy(ctx, intune.CompliancePolicy{Type: intune.IOSCompliancePolicy, DisplayName: "once",
+				ThreatProtectionEnabled: true, RequiredSecurityLevel: "low", Actions: []intune.ScheduledAction{{ActionType: "block"}}})
+			if err == nil {
+				t.Fatal("the refused create came back as a success")
+			}
+			if n := testkit.Calls(t, admin, create); n != 1 {
+				t.Fatalf("the create was sent %d times for one attempt, want 1", n)
+			}
+		})
+	}
+}
