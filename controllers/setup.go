@@ -34,6 +34,9 @@ type Options struct {
 	// documented Intune windows.
 	UESRequestsPer10s int
 	GraphLimitMargin  time.Duration
+	// Policy is what the installation lends connectors: endpoint override hosts and the
+	// namespaces that may use the operator's workload identity (none by default).
+	Policy credentials.Policy
 	// Clock is the reconcilers' clock (nil: the real one).
 	Clock clock.PassiveClock
 }
@@ -61,7 +64,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		uesLimiters = outbound.NewLimiters(0, outbound.Window{Max: o.UESRequestsPer10s, Period: 10 * time.Second})
 	}
 	clients := credentials.NewCache(mgr.GetClient(), credentials.Factories{Intune: intune.New, UES: ues.New}).
-		WithLimits(intuneLimiters, uesLimiters)
+		WithLimits(intuneLimiters, uesLimiters).WithPolicy(o.Policy)
 	rec := mgr.GetEventRecorder("mtd-operator")
 	copts := controller.Options{MaxConcurrentReconciles: max(o.MaxConcurrentReconciles, 1)}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -104,7 +105,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cache := credentials.NewCache(mgr.GetClient(), credentials.Factories{Intune: intune.New, UES: ues.New})
+	// The twin is the one endpoint override this installation allows.
+	twinURL, err := url.Parse(twinEnv[sim.EnvGraphURL])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cache := credentials.NewCache(mgr.GetClient(), credentials.Factories{Intune: intune.New, UES: ues.New}).
+		WithPolicy(credentials.Policy{EndpointHosts: []string{twinURL.Host}})
 	cr := &controllers.MTDConnectorReconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("mtd-operator"), Clients: cache,
 		Clock: clock.RealClock{}, MaxResync: resync,

@@ -103,7 +103,9 @@ type IntuneSpec struct {
 	// +optional
 	Cloud Cloud `json:"cloud,omitempty"`
 
-	// endpoints override the cloud's authority and Graph URLs, for a proxy or a local twin.
+	// endpoints override the cloud's authority and Graph URLs, for a proxy or a local
+	// twin. Only hosts the installation allows are accepted (the operator's
+	// --allowed-endpoint-hosts, none by default): credentials are sent there.
 	// +optional
 	Endpoints *IntuneEndpoints `json:"endpoints,omitempty"`
 
@@ -195,12 +197,16 @@ type ClientCertificateCredential struct {
 	SendCertificateChain bool `json:"sendCertificateChain,omitempty"`
 }
 
-// WorkloadIdentityCredential uses Azure workload identity federation.
+// WorkloadIdentityCredential uses Azure workload identity federation: the operator's own
+// projected ServiceAccount token (AZURE_FEDERATED_TOKEN_FILE, as the workload identity
+// webhook injects it) for the app registration of spec.intune.clientID. Only connectors
+// in the namespaces the installation names may use it (--workload-identity-namespaces).
 type WorkloadIdentityCredential struct {
-	// tokenFilePath is the projected ServiceAccount token file. Empty uses the
-	// AZURE_FEDERATED_TOKEN_FILE the workload identity webhook injects.
+	// tokenFilePath is not supported: the token file is the operator's, never a path
+	// from the spec (which could name any file the operator can read, such as its
+	// Kubernetes ServiceAccount token).
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="tokenFilePath must be an absolute path"
+	// +kubebuilder:validation:XValidation:rule="false",message="tokenFilePath is not supported: the operator uses the token file the Azure workload identity webhook mounts (AZURE_FEDERATED_TOKEN_FILE)"
 	// +optional
 	TokenFilePath string `json:"tokenFilePath,omitempty"`
 }
@@ -281,7 +287,8 @@ type UESSpec struct {
 	// region selects the UES API host of the tenant's region.
 	// +optional
 	Region UESRegion `json:"region,omitempty"`
-	// baseURL is the UES API base URL, for a proxy or a local twin.
+	// baseURL is the UES API base URL, for a proxy or a local twin. Only hosts the
+	// installation allows are accepted (--allowed-endpoint-hosts, none by default).
 	// +optional
 	BaseURL HTTPSURL `json:"baseURL,omitempty"`
 	// tenantID is the UES tenant id. It cannot change.

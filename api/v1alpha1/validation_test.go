@@ -238,6 +238,7 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"device without ids", remediation, []edit{{"spec.device", map[string]any{}}}, "device needs at least one of intuneDeviceID, entraDeviceID or uesDeviceID"},
 		{"device id not a GUID", remediation, []edit{{"spec.device.entraDeviceID", "pixel-7"}}, "spec.device.entraDeviceID: Invalid value: \"pixel-7\": must be a GUID"},
 		{"ignoreAlert without a threat", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "ignoreAlert"}}}}, "an ignoreAlert step needs spec.threat"},
+		{"a token file chosen by the spec", connector, []edit{{"spec.intune.credentials", map[string]any{"workloadIdentity": map[string]any{"tokenFilePath": "/var/run/secrets/kubernetes.io/serviceaccount/token"}}}}, "tokenFilePath is not supported"},
 		{"an alert id that escapes its path", remediation, []edit{{"spec.threat", map[string]any{"alertID": "../../tenants"}}}, "spec.threat.alertID"},
 		{"wipe options on a lock step", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "remoteLock", "wipe": map[string]any{"keepUserData": true}}}}}, "wipe options are only allowed on a wipe step"},
 		{"negative step delay", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "notify", "after": "-5m"}}}}, "after must be between 0s and 8760h"},

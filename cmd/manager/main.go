@@ -19,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/mtd-operator/mtd-operator/controllers"
+	"github.com/mtd-operator/mtd-operator/internal/credentials"
 	"github.com/mtd-operator/mtd-operator/internal/scheme"
 )
 
@@ -46,6 +47,8 @@ type config struct {
 	remediationRetention     time.Duration
 	remediationPollInterval  time.Duration
 	threatSyncMaxInterval    time.Duration
+	allowedEndpointHosts     string
+	workloadIdentityNS       string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -61,6 +64,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.defaultResync, "default-resync", 5*time.Minute, "resync of objects whose connector sets no resyncInterval")
 	fs.DurationVar(&c.maxResync, "max-resync", 0, "upper bound on every connector's resync interval (0: none); for demos and tests")
 	fs.DurationVar(&c.threatSyncMaxInterval, "max-threat-sync-interval", 0, "upper bound on every connector's threat sync interval (0: none)")
+	fs.StringVar(&c.allowedEndpointHosts, "allowed-endpoint-hosts", "", "comma-separated hosts (host or host:port) that connectors' endpoint overrides may name; empty: none (credentials go only to the clouds' own endpoints)")
+	fs.StringVar(&c.workloadIdentityNS, "workload-identity-namespaces", "", "comma-separated namespaces whose connectors may use workloadIdentity, the operator's own Azure identity; empty: none")
 	fs.IntVar(&c.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "workers per controller")
 	fs.IntVar(&c.maxDestructivePerHour, "max-destructive-actions-per-hour", 20, "ceiling on retire/wipe actions per connector per hour, over any connector's own guardrail")
 	fs.DurationVar(&c.remediationRetention, "remediation-retention", 7*24*time.Hour, "how long Resolved ThreatRemediations are kept (unless labelled mtd.operator.dev/keep=true)")
@@ -192,6 +197,10 @@ func run(c *config) error {
 		RemediationPollInterval:      c.remediationPollInterval,
 		UESRequestsPer10s:            c.uesRequestsPer10s,
 		GraphLimitMargin:             c.graphLimitMargin,
+		Policy: credentials.Policy{
+			EndpointHosts:              splitList(c.allowedEndpointHosts),
+			WorkloadIdentityNamespaces: splitList(c.workloadIdentityNS),
+		},
 	}
 	if err := controllers.SetupAll(ctx, mgr, opts); err != nil {
 		return err

@@ -10,7 +10,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +35,12 @@ const (
 	ReasonSecretKeyMissing  = "SecretKeyMissing"
 	ReasonCABundleNotFound  = "CABundleNotFound"
 	ReasonInvalidCredential = "InvalidCredentials"
+	// ReasonEndpointNotAllowed: an endpoint override names a host the installation does
+	// not allow, so no credential is ever sent there.
+	ReasonEndpointNotAllowed = "EndpointNotAllowed"
+	// ReasonWorkloadIdentityNotAllowed: the operator's own Azure identity is not lent to
+	// connectors of this namespace.
+	ReasonWorkloadIdentityNotAllowed = "WorkloadIdentityNotAllowed"
 )
 
 // Error says why a connector's credentials could not be resolved. It names objects and
@@ -68,8 +78,31 @@ type Cache struct {
 	intuneLimiters *intune.Limiters
 	uesLimiters    *outbound.Limiters
 
+	policy Policy
+
 	mu      sync.Mutex
 	entries map[types.UID]*Clients
+}
+
+// Policy is what the installation lends to connectors, decided by whoever installs the
+// operator and never by a connector's spec: a user who may create connectors in one
+// namespace must not be able to send the operator's credentials to a host of their
+// choosing, nor act as the operator's own Azure identity.
+type Policy struct {
+	// EndpointHosts are the hosts endpoint overrides (spec.intune.endpoints,
+	// spec.ues.baseURL) may name: "host" (any port) or "host:port". Empty: none; every
+	// connector uses its cloud's and region's own endpoints.
+	EndpointHosts []string
+	// WorkloadIdentityNamespaces are the namespaces whose connectors may use
+	// workloadIdentity, the operator's own federated credential. Empty: none.
+	WorkloadIdentityNamespaces []string
+}
+
+// WithPolicy sets what the installation allows (the default allows no endpoint override
+// and no workload identity).
+func (c *Cache) WithPolicy(p Policy) *Cache {
+	c.policy = p
+	return c
 }
 
 // NewCache makes a cache that reads through reader (the manager's cached client).
@@ -140,6 +173,10 @@ func (c *Cache) Forget(uid types.UID) {
 
 func (c *Cache) resolve(ctx context.Context, conn *v1.MTDConnector) (intune.Config, ues.Config, error) {
 	ns := conn.Namespace
+	// The installation's policy is checked before any Secret is read or any client built.
+	if err := c.policy.check(conn); err != nil {
+		return intune.Config{}, ues.Config{}, err
+	}
 	in := conn.Spec.Intune
 	icfg := intune.Config{
 		TenantID: string(in.TenantID),
@@ -183,12 +220,11 @@ func (c *Cache) resolve(ctx context.Context, conn *v1.MTDConnector) (intune.Conf
 		}
 		icfg.Credential.SendCertificateChain = cc.SendCertificateChain
 	case cred.WorkloadIdentity != nil:
-		path := cred.WorkloadIdentity.TokenFilePath
+		// The token file is the operator's, as the workload identity webhook mounts it:
+		// never a path from the spec, which could name any file the operator can read.
+		path := os.Getenv("AZURE_FEDERATED_TOKEN_FILE")
 		if path == "" {
-			path = os.Getenv("AZURE_FEDERATED_TOKEN_FILE")
-		}
-		if path == "" {
-			return icfg, ues.Config{}, &Error{Reason: ReasonInvalidCredential, Message: "workloadIdentity: no tokenFilePath and no AZURE_FEDERATED_TOKEN_FILE in the operator's environment (is the Azure workload identity webhook enabled for its ServiceAccount?)"}
+			return icfg, ues.Config{}, &Error{Reason: ReasonInvalidCredential, Message: "workloadIdentity: no AZURE_FEDERATED_TOKEN_FILE in the operator's environment (is the Azure workload identity webhook enabled for its ServiceAccount?)"}
 		}
 		icfg.Credential.FederatedTokenFile = path
 	}
@@ -318,4 +354,46 @@ func References(conn *v1.MTDConnector) (secrets, configMaps []string) {
 		}
 	}
 	return secrets, configMaps
+}
+
+// check refuses what the installation does not lend the connector.
+func (p Policy) check(conn *v1.MTDConnector) error {
+	in := conn.Spec.Intune
+	overrides := map[string]string{"spec.ues.baseURL": string(conn.Spec.UES.BaseURL)}
+	if in.Endpoints != nil {
+		overrides["spec.intune.endpoints.authorityURL"] = string(in.Endpoints.AuthorityURL)
+		overrides["spec.intune.endpoints.graphURL"] = string(in.Endpoints.GraphURL)
+	}
+	for _, field := range []string{"spec.intune.endpoints.authorityURL", "spec.intune.endpoints.graphURL", "spec.ues.baseURL"} {
+		raw := overrides[field]
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || !p.allowsHost(u) {
+			return &Error{Reason: ReasonEndpointNotAllowed, Message: fmt.Sprintf(
+				"%s names a host this installation does not allow endpoint overrides for (the operator's --allowed-endpoint-hosts, chart value operator.allowedEndpointHosts); no credential is sent to it. Leave it unset to use the cloud's own endpoints", field)}
+		}
+	}
+	if in.Credentials.WorkloadIdentity != nil && !slices.Contains(p.WorkloadIdentityNamespaces, conn.Namespace) {
+		return &Error{Reason: ReasonWorkloadIdentityNotAllowed, Message: fmt.Sprintf(
+			"workloadIdentity is the operator's own Azure identity, and this installation does not lend it to namespace %s (the operator's --workload-identity-namespaces, chart value operator.workloadIdentityNamespaces); use a clientSecret or clientCertificate of this namespace's own app registration", conn.Namespace)}
+	}
+	return nil
+}
+
+// allowsHost matches a URL's host against EndpointHosts: "host" allows any port,
+// "host:port" that port only (https's default port is 443).
+func (p Policy) allowsHost(u *url.URL) bool {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "" {
+		port = "443"
+	}
+	for _, allowed := range p.EndpointHosts {
+		allowed = strings.ToLower(strings.TrimSpace(allowed))
+		if allowed == host || allowed == net.JoinHostPort(host, port) {
+			return true
+		}
+	}
+	return false
 }

@@ -159,9 +159,15 @@ func TestResolutionErrorsNameTheObjectNotTheValue(t *testing.T) {
 		{"missing ues secret", func(c *v1.MTDConnector) { c.Spec.UES.Credentials.SecretName = "gone" }, credentials.ReasonSecretNotFound, "Secret %s/gone not found"},
 		{"missing ues key", func(c *v1.MTDConnector) { c.Spec.UES.Credentials.AppIDKey = "id" }, credentials.ReasonSecretKeyMissing, `Secret %s/ues has no key "id"`},
 		{"missing CA ConfigMap", func(c *v1.MTDConnector) { c.Spec.Intune.CABundle = &v1.CABundleReference{Name: "corp-ca"} }, credentials.ReasonCABundleNotFound, "ConfigMap %s/corp-ca not found"},
-		{"workload identity without a token file", func(c *v1.MTDConnector) {
+		{"workload identity in a namespace the installation does not name", func(c *v1.MTDConnector) {
 			c.Spec.Intune.Credentials = v1.IntuneCredentials{WorkloadIdentity: &v1.WorkloadIdentityCredential{}}
-		}, credentials.ReasonInvalidCredential, "no tokenFilePath and no AZURE_FEDERATED_TOKEN_FILE"},
+		}, credentials.ReasonWorkloadIdentityNotAllowed, "does not lend it to namespace %s"},
+		{"an endpoint override to a host the installation does not allow", func(c *v1.MTDConnector) {
+			c.Spec.Intune.Endpoints = &v1.IntuneEndpoints{AuthorityURL: "https://attacker.example/"}
+		}, credentials.ReasonEndpointNotAllowed, "spec.intune.endpoints.authorityURL names a host"},
+		{"a UES base URL to a host the installation does not allow", func(c *v1.MTDConnector) {
+			c.Spec.UES.Region, c.Spec.UES.BaseURL = "", "https://protectapi.cylance.com.attacker.example"
+		}, credentials.ReasonEndpointNotAllowed, "spec.ues.baseURL names a host"},
 		{"certificate without its key", func(c *v1.MTDConnector) {
 			c.Spec.Intune.Credentials = v1.IntuneCredentials{ClientCertificate: &v1.ClientCertificateCredential{SecretName: "intune", CertificateKey: "tls.crt"}}
 		}, credentials.ReasonSecretKeyMissing, `Secret %s/intune has no key "tls.crt"`},
@@ -213,5 +219,32 @@ func TestReferences(t *testing.T) {
 	secrets, cms := credentials.References(conn)
 	if fmt.Sprint(secrets) != "[intune ues ues-ca]" || fmt.Sprint(cms) != "[corp-ca]" {
 		t.Fatalf("References = %v, %v", secrets, cms)
+	}
+}
+
+// TestInstallationPolicyLendsOnlyWhatItNames: the endpoint hosts and the workload
+// identity namespaces the installation names are accepted; the token file is always the
+// operator's own (AZURE_FEDERATED_TOKEN_FILE), whatever the spec holds.
+func TestInstallationPolicyLendsOnlyWhatItNames(t *testing.T) {
+	ctx := context.Background()
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token")
+	ns, conn := setup(t)
+	conn.Spec.Intune.Endpoints = &v1.IntuneEndpoints{AuthorityURL: "https://login.proxy.corp:8443/", GraphURL: "https://graph.proxy.corp/v1.0"}
+	conn.Spec.UES.Region, conn.Spec.UES.BaseURL = "", "https://ues.proxy.corp"
+	conn.Spec.Intune.Credentials = v1.IntuneCredentials{WorkloadIdentity: &v1.WorkloadIdentityCredential{TokenFilePath: "/var/run/secrets/kubernetes.io/serviceaccount/token"}}
+	policy := credentials.Policy{EndpointHosts: []string{"login.proxy.corp:8443", "graph.proxy.corp", "UES.proxy.corp"}, WorkloadIdentityNamespaces: []string{ns}}
+	var f counting
+	if _, err := credentials.NewCache(env.Client, f.factories()).WithPolicy(policy).Get(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.lastIntune.Credential.FederatedTokenFile; got != "/var/run/secrets/azure/tokens/azure-identity-token" {
+		t.Fatalf("federated token file = %q: never the spec's path", got)
+	}
+	// host:port allows that port only.
+	conn.Spec.Intune.Endpoints.AuthorityURL = "https://login.proxy.corp:9443/"
+	_, err := credentials.NewCache(env.Client, f.factories()).WithPolicy(policy).Get(ctx, conn)
+	var e *credentials.Error
+	if !errors.As(err, &e) || e.Reason != credentials.ReasonEndpointNotAllowed {
+		t.Fatalf("another port of an allowed host: %v", err)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"net/url"
 	"path/filepath"
 	"syscall"
+
+	"github.com/mtd-operator/mtd-operator/internal/sim"
 )
 
 // Operator is one running operator process.
@@ -29,6 +32,8 @@ func (s *Stack) StartOperator(ctx context.Context, name string, extra ...string)
 		"--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
 		"--max-resync", "3s", "--max-threat-sync-interval", "2s", "--remediation-poll-interval", "2s",
 		"--log-format", "console",
+		// The twin is the one endpoint override this installation allows.
+		"--allowed-endpoint-hosts", s.TwinHost(),
 	}, extra...)
 	cmd := exec.Command(s.ManagerBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.OperatorKubeconfig, "POD_NAMESPACE="+OperatorNamespace)
@@ -83,3 +88,12 @@ func (s *Stack) Leader(ctx context.Context) (string, error) {
 
 // String describes the operator.
 func (o *Operator) String() string { return fmt.Sprintf("%s(pid %d)", o.Name, o.Pid()) }
+
+// TwinHost is the twin's host:port, the endpoint override the stack's operator allows.
+func (s *Stack) TwinHost() string {
+	u, err := url.Parse(s.Sim[sim.EnvGraphURL])
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
