@@ -3,9 +3,9 @@ package stack
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
-	"net/url"
 	"path/filepath"
 	"syscall"
 
