@@ -86,6 +86,11 @@ func (r *ThreatRemediationReconciler) locate(ctx context.Context, p *remediation
 	if err != nil {
 		return nil, err
 	}
+	if snapshot.EntraKey(entra) == "" {
+		// The zero GUID is what Intune shows for every device not registered in Entra: it
+		// names no device, and a filter on it must never be sent (it matches many).
+		return nil, fmt.Errorf("%w: the Entra device id %s identifies no single device; name the device by spec.device.intuneDeviceID", errDeviceNotFound, entra)
+	}
 	d, err := snap.ByEntraID(entra)
 	if errors.Is(err, snapshot.ErrNotFound) {
 		d, err = r.findByEntraID(ctx, p, entra)

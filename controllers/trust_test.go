@@ -1,15 +1,19 @@
 package controllers_test
 
 import (
+	"context"
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
+	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 )
 
 // attacker is a listener standing in for a host someone would like the operator's
@@ -83,5 +87,33 @@ func TestTheOperatorsAzureIdentityIsNotLentToOtherNamespaces(t *testing.T) {
 	}
 	if n := calls(t, "POST /{tenant}/oauth2/v2.0/token") - tokens; n != 0 {
 		t.Fatalf("%d Entra token requests", n)
+	}
+}
+
+// TestTheZeroEntraIDTouchesNoDevice: the zero GUID passes the API's GUID check but is
+// what Intune shows for every device not registered in Entra (here one such device is
+// enrolled). A remediation naming it fails as DeviceNotFound, and no step runs on any
+// device: "the first device the filter returned" is never acted on.
+func TestTheZeroEntraIDTouchesNoDevice(t *testing.T) {
+	tn := riskyTenant(t)
+	phones := enrolPhones(t, tn, 1)
+	if _, err := admin.CreateDevices(context.Background(), tn.ID, adminapi.Device{DeviceName: "unregistered", Platform: "Android", OSVersion: "14",
+		UserID: phones[0].UserID, EntraID: "00000000-0000-0000-0000-000000000000"}); err != nil {
+		t.Fatal(err)
+	}
+	conn := remediationConnector(t, tn, nil)
+	syncClocks(time.Now())
+	before := actionCalls(t)
+	tr := handMade(t, conn, "zero-entra", v1.DeviceReference{EntraDeviceID: "00000000-0000-0000-0000-000000000000"}, step(v1.StepSyncDevice, 0))
+	mustCreate(t, tr)
+	got := waitPhase(t, tr, v1.PhaseFailed)
+	if r := readyReason(got); r != "False/"+controllers.ReasonDeviceNotFound {
+		t.Fatalf("Ready = %s: %s", r, conditionsText(got.Status.Conditions))
+	}
+	if n := callsSince(t, before)[routeSync]; n != 0 {
+		t.Fatalf("%d syncDevice calls for a remediation naming no device", n)
+	}
+	if got.Status.IntuneDeviceID != "" {
+		t.Fatalf("resolved to device %s", got.Status.IntuneDeviceID)
 	}
 }

@@ -434,7 +434,31 @@ func pages[T any](ctx context.Context, c *client, o op, query url.Values, pageSi
 // get reads one object of operation o.
 func get[T any](ctx context.Context, c *client, o op, ids ...string) (*T, error) {
 	var v T
+	if err := validIDs(o, ids); err != nil {
+		return &v, err
+	}
 	return &v, c.call(ctx, o, operations[o].path(ids...), nil, nil, &v)
+}
+
+// idPattern is what an id placed in a path may look like: path escaping alone lets "."
+// and ".." through, which would walk to another route.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// validIDs refuses, before any call, an id that is not a single plain path segment.
+func validIDs(o op, ids []string) error {
+	for _, id := range ids {
+		if !idPattern.MatchString(id) {
+			return &outbound.Error{Service: service, Operation: string(o), Kind: outbound.Terminal, Message: fmt.Sprintf("refusing the id %q: not a plain UES id", truncateID(id))}
+		}
+	}
+	return nil
+}
+
+func truncateID(id string) string {
+	if len(id) > 64 {
+		return id[:64] + "..."
+	}
+	return id
 }
 
 func (c *client) Devices(ctx context.Context) iter.Seq2[Device, error] {
@@ -500,6 +524,9 @@ func (c *client) Alert(ctx context.Context, id string) (*Alert, error) {
 
 func (c *client) IgnoreAlert(ctx context.Context, id string) (*Alert, error) {
 	var a Alert
+	if err := validIDs(opIgnoreAlert, []string{id}); err != nil {
+		return &a, err
+	}
 	return &a, c.call(ctx, opIgnoreAlert, operations[opIgnoreAlert].path(id), nil, []byte("{}"), &a)
 }
 

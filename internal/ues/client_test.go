@@ -463,3 +463,40 @@ func collectErr[T any](seq func(func(T, error) bool)) (int, error) {
 	}
 	return n, nil
 }
+
+// TestIDsThatWouldEscapeTheirPathAreRefusedWithoutACall: path escaping lets "." and ".."
+// through, so an alert id of ".." would turn an ignore into a POST to another route. Such
+// ids, and anything that is not one plain path segment, are refused before any call.
+func TestIDsThatWouldEscapeTheirPathAreRefusedWithoutACall(t *testing.T) {
+	fresh(t)
+	c := newClient(t, nil)
+	ctx := context.Background()
+	uesCalls := func() int64 {
+		cs, err := admin.Calls(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for route, v := range cs {
+			if strings.Contains(route, "/ues/") {
+				n += v.Calls
+			}
+		}
+		return n
+	}
+	start := uesCalls()
+	for _, id := range []string{"..", ".", "", "../../devices/v2", "a/b", "a b", "%2e%2e"} {
+		if _, err := c.IgnoreAlert(ctx, id); outbound.KindOf(err) != outbound.Terminal {
+			t.Errorf("IgnoreAlert(%q) = %v, want a Terminal refusal", id, err)
+		}
+		if _, err := c.Alert(ctx, id); outbound.KindOf(err) != outbound.Terminal {
+			t.Errorf("Alert(%q) = %v, want a Terminal refusal", id, err)
+		}
+		if _, err := c.Device(ctx, id); outbound.KindOf(err) != outbound.Terminal {
+			t.Errorf("Device(%q) = %v, want a Terminal refusal", id, err)
+		}
+	}
+	if n := uesCalls() - start; n != 0 {
+		t.Fatalf("refused ids still made %d UES calls", n)
+	}
+}
