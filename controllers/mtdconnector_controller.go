@@ -128,6 +128,17 @@ func (p *connectorPass) sync(ctx context.Context) (ctrl.Result, error) {
 
 func (p *connectorPass) forget() { p.r.forget(p.conn) }
 
+// authenticated records, once, that Graph accepted this connector's credentials for its
+// tenant: what makes it eligible to own the tenant.
+func (p *connectorPass) authenticated(ctx context.Context) {
+	if p.conn.Status.AuthenticatedAt != nil {
+		return
+	}
+	now := metav1.NewTime(p.r.Clock.Now())
+	p.conn.Status.AuthenticatedAt = &now
+	log.FromContext(ctx).Info("credentials authenticated to the tenant", "connector", p.conn.Name, "tenant", p.conn.Spec.Intune.TenantID)
+}
+
 func (p *connectorPass) written(context.Context) error {
 	publishConnectorMetrics(p.conn, p.r.Clock.Now())
 	return nil
@@ -138,6 +149,9 @@ func (p *connectorPass) written(context.Context) error {
 func (r *MTDConnectorReconciler) syncIntune(ctx context.Context, p *connectorPass) error {
 	conn := p.conn
 	live, err := p.clients.Intune.GetConnector(ctx, intune.BlackBerryConnectorID)
+	if err == nil || outbound.IsNotFound(err) || outbound.KindOf(err) == outbound.Forbidden {
+		p.authenticated(ctx)
+	}
 	if err != nil {
 		reason, msg := reasonFor(err), err.Error()
 		if outbound.IsNotFound(err) {

@@ -18,18 +18,23 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 )
 
-// tenantOwner returns the MTDConnector that owns the Intune tenant: the oldest of all
-// connectors (in any namespace) naming it, ties broken by namespace/name. It is derived
-// from the API server's objects on every pass, so replicas and restarts agree.
+// tenantOwner returns the MTDConnector that owns the Intune tenant: the oldest of the
+// connectors (in any namespace) naming it whose credentials have authenticated to it,
+// ties broken by namespace/name; nil while none has, when every connector may try its
+// own credentials. A connector with made-up credentials therefore never owns a tenant,
+// however early it was created. It is derived from the API server's objects on every
+// pass, so replicas and restarts agree.
 func (r *MTDConnectorReconciler) tenantOwner(ctx context.Context, conn *v1.MTDConnector) (*v1.MTDConnector, error) {
 	var list v1.MTDConnectorList
 	if err := r.List(ctx, &list, client.MatchingFields{indexIntuneTenant: tenantKey(conn)}); err != nil {
 		return nil, err
 	}
-	if len(list.Items) == 0 {
+	// A recorded Intune connector id also proves it (objects from before authenticatedAt).
+	owners := slices.DeleteFunc(list.Items, func(c v1.MTDConnector) bool { return c.Status.AuthenticatedAt == nil && c.Status.ConnectorID == "" })
+	if len(owners) == 0 {
 		return nil, nil
 	}
-	oldest := slices.MinFunc(list.Items, func(a, b v1.MTDConnector) int {
+	oldest := slices.MinFunc(owners, func(a, b v1.MTDConnector) int {
 		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 			return c
 		}

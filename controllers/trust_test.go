@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -115,5 +116,46 @@ func TestTheZeroEntraIDTouchesNoDevice(t *testing.T) {
 	}
 	if got.Status.IntuneDeviceID != "" {
 		t.Fatalf("resolved to device %s", got.Status.IntuneDeviceID)
+	}
+}
+
+// TestATenantCannotBeSquatted performs the squat: someone creates a connector naming
+// another team's tenant first, with credentials that cannot authenticate. It never owns
+// the tenant: the team's own connector, created later, becomes Ready and configures
+// Intune, and the squatter then stands aside (TenantAlreadyManaged) and makes no calls.
+func TestATenantCannotBeSquatted(t *testing.T) {
+	ctx := context.Background()
+	tn := newTenant(t, true)
+	squatNS := namespace(t, tn)
+	squatter := connectorFor(squatNS, tn)
+	squatter.Name = "squatter"
+	squatter.Spec.Intune.Credentials.ClientSecret = &v1.SecretKeyReference{Name: "made-up"}
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "made-up", Namespace: squatNS},
+		StringData: map[string]string{"client-secret": "not-their-secret"}}); err != nil {
+		t.Fatal(err)
+	}
+	create(t, squatter)
+	waitCondition(t, client.ObjectKeyFromObject(squatter), v1.ConditionReady, metav1.ConditionFalse, "AuthenticationFailed")
+
+	owner := connectorFor(namespace(t, tn), tn)
+	create(t, owner)
+	got := ready(t, owner)
+	if got.Status.AuthenticatedAt == nil {
+		t.Fatal("the owner's authentication was not recorded")
+	}
+	if live := liveConnector(t, tn); !isTrue(live.Settings.AndroidEnabled) {
+		t.Fatal("the team's connector did not configure its tenant")
+	}
+	// Wake the squatter: it now finds an authenticated owner and stands aside.
+	cur := getConnector(t, client.ObjectKeyFromObject(squatter))
+	cur.Annotations = map[string]string{"test.mtd.operator.dev/poke": time.Now().Format(time.RFC3339Nano)}
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, client.ObjectKeyFromObject(squatter), v1.ConditionReady, metav1.ConditionFalse, controllers.ReasonTenantAlreadyManaged)
+	tokens := calls(t, "POST /{tenant}/oauth2/v2.0/token")
+	waitForSyncs(t, owner, 2)
+	if n := calls(t, "POST /{tenant}/oauth2/v2.0/token") - tokens; n != 0 {
+		t.Fatalf("%d token requests while the squatter stands aside and the owner's token is cached", n)
 	}
 }

@@ -410,6 +410,12 @@ type MTDConnectorStatus struct {
 	// lastHeartbeatTime is the partner's last heartbeat as Intune recorded it.
 	// +optional
 	LastHeartbeatTime *metav1.Time `json:"lastHeartbeatTime,omitempty"`
+	// authenticatedAt is when this connector's Intune credentials first authenticated to
+	// the tenant (Graph answered, if only to refuse a permission). Only an authenticated
+	// connector can own its tenant, so a connector with made-up credentials cannot claim
+	// someone else's tenant first.
+	// +optional
+	AuthenticatedAt *metav1.Time `json:"authenticatedAt,omitempty"`
 	// lastSyncTime is when both clouds were last read successfully.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`

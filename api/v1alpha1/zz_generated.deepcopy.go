@@ -627,6 +627,10 @@ func (in *MTDConnectorStatus) DeepCopyInto(out *MTDConnectorStatus) {
 		in, out := &in.LastHeartbeatTime, &out.LastHeartbeatTime
 		*out = (*in).DeepCopy()
 	}
+	if in.AuthenticatedAt != nil {
+		in, out := &in.AuthenticatedAt, &out.AuthenticatedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.LastSyncTime != nil {
 		in, out := &in.LastSyncTime, &out.LastSyncTime
 		*out = (*in).DeepCopy()
