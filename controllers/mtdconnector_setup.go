@@ -25,8 +25,9 @@ import (
 func (r *MTDConnectorReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.MTDConnector{}, builder.WithPredicates(specOrLifecycleChanged())).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectorsReferencing(indexSecretRefs))).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.connectorsReferencing(indexConfigMapRefs))).
+		// Metadata only: a rotation is seen without holding any Secret's value.
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectorsReferencing(indexSecretRefs))).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.connectorsReferencing(indexConfigMapRefs))).
 		Watches(&v1.MTDConnector{}, handler.EnqueueRequestsFromMapFunc(r.sameTenant), builder.WithPredicates(createdOrDeleted())).
 		Watches(&v1.DeviceRiskPolicy{}, handler.EnqueueRequestsFromMapFunc(r.deletingConnector), builder.WithPredicates(createdOrDeleted())).
 		Watches(&v1.ThreatRemediation{}, handler.EnqueueRequestsFromMapFunc(r.deletingConnector), builder.WithPredicates(createdOrDeleted())).

@@ -63,7 +63,9 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if o.UESRequestsPer10s > 0 {
 		uesLimiters = outbound.NewLimiters(0, outbound.Window{Max: o.UESRequestsPer10s, Period: 10 * time.Second})
 	}
-	clients := credentials.NewCache(mgr.GetClient(), credentials.Factories{Intune: intune.New, UES: ues.New}).
+	// Referenced Secrets and ConfigMaps are read directly, their versions followed through a
+	// metadata-only cache: no value of any other Secret is held.
+	clients := credentials.NewCache(credentials.NewReferencedReader(mgr.GetClient(), mgr.GetAPIReader()), credentials.Factories{Intune: intune.New, UES: ues.New}).
 		WithLimits(intuneLimiters, uesLimiters).WithPolicy(o.Policy)
 	rec := mgr.GetEventRecorder("mtd-operator")
 	copts := controller.Options{MaxConcurrentReconciles: max(o.MaxConcurrentReconciles, 1)}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -92,7 +93,9 @@ func run(m *testing.M) int {
 	twin, twinEnv, admin, twinCA = t.Server, t.Env, t.Admin, t.CA
 
 	ctrl.SetLogger(logr.Discard())
-	mgr, err := ctrl.NewManager(kube.Config, ctrl.Options{
+	mgrConfig := rest.CopyConfig(kube.Config)
+	mgrConfig.WrapTransport = secretCollections.wrap
+	mgr, err := ctrl.NewManager(mgrConfig, ctrl.Options{
 		Scheme:                 kube.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -111,7 +114,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cache := credentials.NewCache(mgr.GetClient(), credentials.Factories{Intune: intune.New, UES: ues.New}).
+	cache := credentials.NewCache(credentials.NewReferencedReader(mgr.GetClient(), mgr.GetAPIReader()), credentials.Factories{Intune: intune.New, UES: ues.New}).
 		WithPolicy(credentials.Policy{EndpointHosts: []string{twinURL.Host}})
 	cr := &controllers.MTDConnectorReconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("mtd-operator"), Clients: cache,

@@ -3,6 +3,9 @@ package controllers_test
 import (
 	"context"
 	"net"
+	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,5 +160,72 @@ func TestATenantCannotBeSquatted(t *testing.T) {
 	waitForSyncs(t, owner, 2)
 	if n := calls(t, "POST /{tenant}/oauth2/v2.0/token") - tokens; n != 0 {
 		t.Fatalf("%d token requests while the squatter stands aside and the owner's token is cached", n)
+	}
+}
+
+// secretCollections records the manager's list and watch requests for Secrets, with
+// whether each asked for metadata only.
+var secretCollections collectionRecorder
+
+type collectionRecorder struct {
+	mu       sync.Mutex
+	full, md int
+}
+
+func (c *collectionRecorder) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/secrets") {
+			c.mu.Lock()
+			if strings.Contains(req.Header.Get("Accept"), "as=PartialObjectMetadata") {
+				c.md++
+			} else {
+				c.full++
+			}
+			c.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+func (c *collectionRecorder) counts() (full, metadata int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.full, c.md
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestNoSecretValueIsCachedClusterWide: the operator may read every Secret, but it must
+// not hold every Secret's value (a cluster with many Helm release Secrets would run it
+// out of memory, and the values have no business there). With connectors Ready and a
+// rotation seen, the manager has listed and watched Secrets as metadata only, and read
+// the referenced ones one by one.
+func TestNoSecretValueIsCachedClusterWide(t *testing.T) {
+	ctx := context.Background()
+	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{GenerateName: "sh.helm.release.v1.app.v", Namespace: "default"},
+		StringData: map[string]string{"release": strings.Repeat("x", 64<<10)}}
+	if err := k8s.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, other) })
+	tn := newTenant(t, true)
+	conn := connectorFor(namespace(t, tn), tn)
+	create(t, conn)
+	ready(t, conn)
+	// Rotate the UES secret: the metadata watch sees it and the new value is read.
+	var s corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: conn.Namespace, Name: "ues"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.StringData = map[string]string{"app-secret": "rotated-to-a-wrong-value"}
+	if err := k8s.Update(ctx, &s); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionUESConnected, metav1.ConditionFalse, "AuthenticationFailed")
+	full, md := secretCollections.counts()
+	if full != 0 || md == 0 {
+		t.Fatalf("the manager made %d full and %d metadata-only list/watch requests for Secrets; want only metadata", full, md)
 	}
 }
