@@ -30,6 +30,7 @@ const (
 	ReasonDeviceRemoved    = "DeviceRemoved"
 	ReasonDeviceNotFound   = "DeviceNotFound"
 	ReasonDeviceAmbiguous  = "DeviceAmbiguous"
+	ReasonPlanChanged      = "PlanChanged"
 	ReasonAwaitingSnapshot = "AwaitingDeviceSnapshot"
 	ReasonAwaitingApproval = "AwaitingApproval"
 	ReasonDestructiveCap   = "DestructiveActionCap"
@@ -172,6 +173,10 @@ func (r *ThreatRemediationReconciler) reconcile(ctx context.Context, p *remediat
 	}
 	if s.Phase == "" {
 		s.Phase = v1.PhasePending
+	}
+	if msg := planChanged(tr); msg != "" {
+		p.conds.summarise(summary{reason: ReasonPlanChanged, message: msg, stalled: true})
+		return ctrl.Result{}, nil
 	}
 	initRecords(tr)
 	conn, clients, wait := useConnector(ctx, r.Client, r.Clients, tr.Namespace, tr.Spec.ConnectorRef)

@@ -2,6 +2,9 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +31,39 @@ const unknownOutcome = "the operator stopped while this step was running, so whe
 // repeatable steps may be sent again after an interrupted attempt.
 func repeatable(a v1.StepAction) bool {
 	return a == v1.StepNotify || a == v1.StepSyncDevice || a == v1.StepIgnoreAlert
+}
+
+// planHash identifies the plan: its steps, in order, with every field.
+func planHash(steps []v1.RemediationStep) string {
+	b, _ := json.Marshal(steps)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// freezePlan records the plan's hash, once, before the first step runs.
+func freezePlan(tr *v1.ThreatRemediation) {
+	if tr.Status.PlanHash == "" {
+		tr.Status.PlanHash = planHash(tr.Spec.Steps)
+	}
+}
+
+// planChanged says how the plan changed after a step ran, or "". A remediation from
+// before plan hashes whose steps have run is frozen as it stands now.
+func planChanged(tr *v1.ThreatRemediation) string {
+	if tr.Status.PlanHash == "" {
+		for _, rec := range tr.Status.Steps {
+			if rec.State != v1.StepPending && rec.State != v1.StepAwaitingApproval {
+				freezePlan(tr)
+				break
+			}
+		}
+		return ""
+	}
+	if tr.Status.PlanHash == planHash(tr.Spec.Steps) {
+		return ""
+	}
+	return "spec.steps changed after a step ran; the plan is frozen once any step has run, so that no step runs twice or under another step's record. " +
+		"Put the steps back, or create a new ThreatRemediation for another plan"
 }
 
 // initRecords gives every step of the plan its record, so the status shows the whole
@@ -118,6 +154,7 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 		// notify makes no call outside the cluster: its outcome (a condition and an event)
 		// lands in the same status write as its record, so it needs no Running record
 		// first. Every other step is recorded Running before its call goes out.
+		freezePlan(tr) // before the step's first write: a crash leaves the plan frozen
 		if step.Action != v1.StepNotify {
 			started, err := r.start(ctx, p, i)
 			if err != nil || !started {

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
 // attacker is a listener standing in for a host someone would like the operator's
@@ -227,5 +230,43 @@ func TestNoSecretValueIsCachedClusterWide(t *testing.T) {
 	full, md := secretCollections.counts()
 	if full != 0 || md == 0 {
 		t.Fatalf("the manager made %d full and %d metadata-only list/watch requests for Secrets; want only metadata", full, md)
+	}
+}
+
+// TestAStepInsertedBeforeOneThatRanRunsNothing performs the trust issue's attack on
+// index-keyed records: once syncDevice has run as step 0, someone inserts a wipe before
+// it, so that the wipe would inherit step 0's Succeeded record and syncDevice run again.
+// The plan is frozen once a step has run: the edit stops the remediation (PlanChanged)
+// and nothing more is sent.
+func TestAStepInsertedBeforeOneThatRanRunsNothing(t *testing.T) {
+	tn := riskyTenant(t)
+	ph := enrolPhones(t, tn, 1)[0]
+	conn := remediationConnector(t, tn, nil)
+	syncClocks(time.Now())
+	before := actionCalls(t)
+	tr := handMade(t, conn, "insert-before", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)},
+		step(v1.StepSyncDevice, 0), step(v1.StepRemoteLock, time.Hour))
+	tr.Spec.Approved = true
+	mustCreate(t, tr)
+	got := waitStep(t, tr, 0, v1.StepSucceeded)
+	if got.Status.PlanHash == "" {
+		t.Fatal("no plan hash once a step ran")
+	}
+	testkit.Eventually(t, 10*time.Second, "the plan edited", func() (bool, string) {
+		cur := getRemediation(t, client.ObjectKeyFromObject(tr))
+		cur.Spec.Steps = append([]v1.RemediationStep{step(v1.StepWipe, 0)}, cur.Spec.Steps...)
+		err := k8s.Update(context.Background(), cur)
+		return err == nil, fmt.Sprint(err)
+	})
+	got = waitRemediation(t, client.ObjectKeyFromObject(tr), "PlanChanged", func(tr *v1.ThreatRemediation) bool {
+		return readyReason(tr) == "False/"+controllers.ReasonPlanChanged
+	})
+	advance(t, time.Hour, tr) // the lock would be due now
+	reconcileOnce(t, freshRemediationReconciler(time.Minute), tr)
+	if n := callsSince(t, before); n[routeWipe] != 0 || n[routeSync] != 1 || n[routeLock] != 0 {
+		t.Fatalf("after the edit: %v; want the one syncDevice that ran before it, nothing more", n)
+	}
+	if !meta.IsStatusConditionTrue(getRemediation(t, client.ObjectKeyFromObject(tr)).Status.Conditions, v1.ConditionStalled) {
+		t.Fatalf("a changed plan needs a person: %s", conditionsText(got.Status.Conditions))
 	}
 }

@@ -239,6 +239,11 @@ type ThreatRemediationStatus struct {
 	// userPrincipalName of the device's primary user.
 	// +optional
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	// planHash is a hash of spec.steps taken when the first step ran: from then on the plan
+	// is frozen, so that no step can be inserted before (or swapped under) a step that
+	// already ran. A changed plan stops the remediation with reason PlanChanged.
+	// +optional
+	PlanHash string `json:"planHash,omitempty"`
 	// riskObservedAt is when Intune was first seen reporting the device at or above the
 	// connector's minimumRisk for this threat. A threat resolves on Intune's word (risk
 	// below minimumRisk, device compliant) only in a later device snapshot: a fast feed
