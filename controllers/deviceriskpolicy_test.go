@@ -461,7 +461,7 @@ func TestScenarioMaliciousAppBlocksMailUntilRemoved(t *testing.T) {
 	// No documented API takes the assessment: the policy says so, and an administrator
 	// sets it in the UES console (here, the twin's admin API).
 	if c := waitPolicy(t, pol, controllers.ConditionRiskAssessment, metav1.ConditionFalse, controllers.ReasonConsoleOnly); !strings.Contains(
-		conditionText(c, controllers.ConditionRiskAssessment), "maliciousApplication=high") {
+		conditionMessage(c.Status.Conditions, controllers.ConditionRiskAssessment), "maliciousApplication=high") {
 		t.Fatalf("the console-only message lacks the declared mapping: %s", conditionsText(c.Status.Conditions))
 	}
 	if err := admin.SetRiskAssessment(ctx, tn.ID, map[string]world.Risk{"maliciousApplication": world.RiskHigh}); err != nil {
@@ -515,7 +515,7 @@ func TestRiskAssessmentIsWrittenOnlyThroughTheModelledAPI(t *testing.T) {
 		create(t, pol)
 		policyReady(t, pol)
 		got := waitPolicy(t, pol, controllers.ConditionRiskAssessment, metav1.ConditionFalse, controllers.ReasonConsoleOnly)
-		if msg := conditionText(got, controllers.ConditionRiskAssessment); !strings.Contains(msg, "maliciousApplication=high, unsafeWifi=low") ||
+		if msg := conditionMessage(got.Status.Conditions, controllers.ConditionRiskAssessment); !strings.Contains(msg, "maliciousApplication=high, unsafeWifi=low") ||
 			!strings.Contains(msg, "Risk assessment") {
 			t.Fatalf("message = %q", msg)
 		}
@@ -563,7 +563,7 @@ func TestEveryDeviceSecuredForDaysIsFlagged(t *testing.T) {
 	pol := policyFor(conn, "all-secured", v1.PlatformAndroid)
 	create(t, pol)
 	got := waitPolicy(t, pol, controllers.ConditionRiskAssessment, metav1.ConditionFalse, controllers.ReasonAllDevicesSecured)
-	if msg := conditionText(got, controllers.ConditionRiskAssessment); !strings.Contains(msg, "every assessed device (3) secured since") {
+	if msg := conditionMessage(got.Status.Conditions, controllers.ConditionRiskAssessment); !strings.Contains(msg, "every assessed device (3) secured since") {
 		t.Fatalf("message = %q", msg)
 	}
 	policyReady(t, pol)
@@ -572,13 +572,6 @@ func TestEveryDeviceSecuredForDaysIsFlagged(t *testing.T) {
 	if kept := getConnector(t, client.ObjectKeyFromObject(conn)).Status.Devices.AllSecuredSince; kept == nil || kept.Unix() != long.Unix() {
 		t.Fatalf("allSecuredSince = %v after further snapshots, want %v kept", kept, long)
 	}
-}
-
-func conditionText(p *v1.DeviceRiskPolicy, typ string) string {
-	if c := meta.FindStatusCondition(p.Status.Conditions, typ); c != nil {
-		return c.Message
-	}
-	return ""
 }
 
 func TestPolicyObserveOnlyReportsDriftWithoutWriting(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -131,7 +132,7 @@ func TestObserveOnlyReportsDriftWithoutWriting(t *testing.T) {
 	patches := calls(t, routePatchConnector)
 	create(t, conn)
 	got := waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionSynced, metav1.ConditionFalse, controllers.ReasonDriftDetected)
-	msg := conditionMessage(got, v1.ConditionSynced)
+	msg := conditionMessage(got.Status.Conditions, v1.ConditionSynced)
 	for _, want := range []string{"androidEnabled (want true, have false)", "iosEnabled (want true, have false)"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("drift message %q lacks %q", msg, want)
@@ -147,11 +148,10 @@ func TestObserveOnlyReportsDriftWithoutWriting(t *testing.T) {
 	waitEvent(t, got, "DriftDetected: ObserveOnly: Intune differs from the spec in androidEnabled")
 }
 
-func conditionMessage(c *v1.MTDConnector, typ string) string {
-	for _, cond := range c.Status.Conditions {
-		if cond.Type == typ {
-			return cond.Message
-		}
+// conditionMessage is the message of the condition typ, or "".
+func conditionMessage(conds []metav1.Condition, typ string) string {
+	if c := meta.FindStatusCondition(conds, typ); c != nil {
+		return c.Message
 	}
 	return ""
 }
@@ -203,7 +203,7 @@ func TestWrongSecretIsTerminalUntilTheSecretIsFixed(t *testing.T) {
 	create(t, conn)
 	got := waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionReady, metav1.ConditionFalse, "AuthenticationFailed")
 	waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionStalled, metav1.ConditionTrue, "AuthenticationFailed")
-	if msg := conditionMessage(got, v1.ConditionReady); strings.Contains(msg, "wrong-secret-value") || strings.Contains(msg, tn.Secret) {
+	if msg := conditionMessage(got.Status.Conditions, v1.ConditionReady); strings.Contains(msg, "wrong-secret-value") || strings.Contains(msg, tn.Secret) {
 		t.Fatalf("condition leaks a secret: %s", msg)
 	}
 	if ev := waitEvent(t, got, "AuthenticationFailed: "); strings.Contains(ev, "wrong-secret-value") || strings.Contains(ev, tn.Secret) {
@@ -229,7 +229,7 @@ func TestSecondConnectorForTheSameTenantMakesNoCalls(t *testing.T) {
 	patches := calls(t, routePatchConnector)
 	create(t, second)
 	got := waitCondition(t, client.ObjectKeyFromObject(second), v1.ConditionReady, metav1.ConditionFalse, controllers.ReasonTenantAlreadyManaged)
-	if msg := conditionMessage(got, v1.ConditionReady); !strings.Contains(msg, first.Namespace+"/"+first.Name) {
+	if msg := conditionMessage(got.Status.Conditions, v1.ConditionReady); !strings.Contains(msg, first.Namespace+"/"+first.Name) {
 		t.Fatalf("message %q does not name the owner", msg)
 	}
 	waitForSyncs(t, first, 2)
@@ -262,7 +262,7 @@ func TestMissingGraphPermissionIsForbiddenNamingIt(t *testing.T) {
 	conn.Spec.Intune.ClientID = v1.GUID(app.ClientID)
 	create(t, conn)
 	got := waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionReady, metav1.ConditionFalse, "Forbidden")
-	if msg := conditionMessage(got, v1.ConditionReady); !strings.Contains(msg, "DeviceManagementServiceConfig") {
+	if msg := conditionMessage(got.Status.Conditions, v1.ConditionReady); !strings.Contains(msg, "DeviceManagementServiceConfig") {
 		t.Fatalf("message %q does not name the missing permission", msg)
 	}
 	waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionStalled, metav1.ConditionTrue, "Forbidden")
@@ -349,7 +349,7 @@ func TestModelledIntegrationStatusIsReadOnlyWithTheOptIn(t *testing.T) {
 	if calls(t, routeIntegration) == before {
 		t.Fatal("the opted-in connector never read the modelled integration status")
 	}
-	if msg := conditionMessage(got, v1.ConditionUESConnected); !strings.Contains(msg, "(modelled)") {
+	if msg := conditionMessage(got.Status.Conditions, v1.ConditionUESConnected); !strings.Contains(msg, "(modelled)") {
 		t.Fatalf("UESConnected = %q", msg)
 	}
 
@@ -372,7 +372,7 @@ func TestPartnerNotOnboarded(t *testing.T) {
 	conn := connectorFor(namespace(t, tn), tn)
 	create(t, conn)
 	got := waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionIntuneConnected, metav1.ConditionFalse, controllers.ReasonPartnerNotOnboarded)
-	if msg := conditionMessage(got, v1.ConditionIntuneConnected); !strings.Contains(msg, "Mobile Threat Defense > Add > BlackBerry Protect Mobile") {
+	if msg := conditionMessage(got.Status.Conditions, v1.ConditionIntuneConnected); !strings.Contains(msg, "Mobile Threat Defense > Add > BlackBerry Protect Mobile") {
 		t.Fatalf("message lacks the admin steps: %s", msg)
 	}
 	waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionReady, metav1.ConditionFalse, controllers.ReasonPartnerNotOnboarded)
@@ -455,7 +455,7 @@ func TestDeletionPolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionReady, metav1.ConditionFalse, controllers.ReasonDeletionBlocked)
-		if msg := conditionMessage(got, v1.ConditionReady); !strings.Contains(msg, "DeviceRiskPolicy uses-it") {
+		if msg := conditionMessage(got.Status.Conditions, v1.ConditionReady); !strings.Contains(msg, "DeviceRiskPolicy uses-it") {
 			t.Fatalf("message %q does not name the referrer", msg)
 		}
 		deleteAndWait(t, policy, false)

@@ -408,7 +408,7 @@ func TestUESDeviceIDNeedsTheModelledAPI(t *testing.T) {
 	tr := handMade(t, conn, "ues-only", v1.DeviceReference{UESDeviceID: v1.GUID(ph.UESID)}, step(v1.StepSyncDevice, 0))
 	mustCreate(t, tr)
 	got := waitPhase(t, tr, v1.PhaseFailed)
-	if r := readyReason(got); r != "False/"+controllers.ReasonDeviceNotFound || !strings.Contains(conditionMessage2(got, v1.ConditionReady), "modelledMobileAPI") {
+	if r := readyReason(got); r != "False/"+controllers.ReasonDeviceNotFound || !strings.Contains(conditionMessage(got.Status.Conditions, v1.ConditionReady), "modelledMobileAPI") {
 		t.Fatalf("Ready = %s: %s", r, conditionsText(got.Status.Conditions))
 	}
 	if n := callsSince(t, before); n[routeSync] != 0 {
@@ -417,13 +417,6 @@ func TestUESDeviceIDNeedsTheModelledAPI(t *testing.T) {
 	if n := modelledCalls(t) - modelled; n != 0 {
 		t.Fatalf("%d calls to modelled routes", n)
 	}
-}
-
-func conditionMessage2(tr *v1.ThreatRemediation, typ string) string {
-	if c := meta.FindStatusCondition(tr.Status.Conditions, typ); c != nil {
-		return c.Message
-	}
-	return ""
 }
 
 func TestResolvedRemediationsAreDeletedAfterRetention(t *testing.T) {

@@ -89,7 +89,7 @@ func TestTheOperatorsAzureIdentityIsNotLentToOtherNamespaces(t *testing.T) {
 	tokens := calls(t, "POST /{tenant}/oauth2/v2.0/token")
 	create(t, conn)
 	got := waitCondition(t, client.ObjectKeyFromObject(conn), v1.ConditionReady, metav1.ConditionFalse, credentials.ReasonWorkloadIdentityNotAllowed)
-	if msg := conditionMessage(got, v1.ConditionReady); msg == "" {
+	if msg := conditionMessage(got.Status.Conditions, v1.ConditionReady); msg == "" {
 		t.Fatal("no message says why")
 	}
 	if n := calls(t, "POST /{tenant}/oauth2/v2.0/token") - tokens; n != 0 {
