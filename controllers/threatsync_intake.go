@@ -70,10 +70,12 @@ type intake struct {
 }
 
 // newIntake indexes the connector's intake-made remediations (by their connector label,
-// which every one carries) from the cache.
+// which every one carries) from the cache. Every pass reads them all, retained resolved
+// ones included, so the cache's objects are indexed as they are, not copied: the intake
+// only reads them, and copies one before it patches it (enrich, setAlertStatus).
 func (r *ThreatSyncReconciler) newIntake(ctx context.Context, conn *v1.MTDConnector, snap *snapshot.Snapshot) (*intake, error) {
 	var list v1.ThreatRemediationList
-	if err := r.List(ctx, &list, client.InNamespace(conn.Namespace), client.MatchingLabels{LabelConnector: conn.Name}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(conn.Namespace), client.MatchingLabels{LabelConnector: conn.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	in := &intake{c: r.Client, conn: conn, snap: snap, minRank: snapshot.Rank(string(conn.MinimumRisk())),
