@@ -39,13 +39,13 @@ func useConnector(ctx context.Context, c client.Reader, clients ClientSource, na
 	}
 	if !connectorUsable(&conn) {
 		why := "it has not reported yet"
-		switch c := meta.FindStatusCondition(conn.Status.Conditions, v1.ConditionReady); {
+		switch ready := meta.FindStatusCondition(conn.Status.Conditions, v1.ConditionReady); {
 		case !conn.DeletionTimestamp.IsZero():
 			why = "it is being deleted"
 		case conn.Spec.Suspend:
 			why = "it is suspended"
-		case c != nil:
-			why = c.Reason + ": " + c.Message
+		case ready != nil:
+			why = ready.Reason + ": " + ready.Message
 		}
 		return nil, nil, &summary{reason: ReasonConnectorNotReady, message: fmt.Sprintf("waiting for MTDConnector %s to be Ready (%s)", name, why), reconciling: true}
 	}
