@@ -45,6 +45,7 @@ func run(args []string) error {
 	fs.StringVar(&o.UESAppSecret, "ues-app-secret", "", "UES application secret (generated when empty)")
 	fs.BoolVar(&o.ModelledUES, "modelled-ues", false, "also serve the modelled UES mobile routes (/mobiledevices/v1, /mobilealerts/v1, /mobilepolicies/v1/riskassessment, /integrations/v1/intune), which a real tenant does not have")
 	fs.DurationVar(&o.ReportDelay, "report-delay", 0, "world time a UES risk report takes to reach Intune (0 = at once)")
+	fs.DurationVar(&o.ActionDelay, "action-delay", 0, "world time a device takes to check in and carry out a remoteLock, retire or wipe, shown pending until then (0 = at once)")
 	fs.BoolVar(&access, "access-log", false, "log every request (method, path, status, duration) to stderr")
 	fs.BoolVar(&throttle, "throttle", true, "enforce Intune's documented Graph throttling limits")
 	fs.DurationVar(&lim.Window, "throttle-window", def.Window, "throttling window")

@@ -31,12 +31,13 @@ func TestRun(t *testing.T) {
 		tenantID string
 		modelled string // MTD_SIM_UES_MODELLED
 		delay    string // GET /admin/reporting-delay
+		actDelay string // GET /admin/action-delay
 		ues      int    // status of GET /ues/mobilealerts/v1 without a token
 	}{
 		{"given CA dir and ids", []string{"--ca-dir", caDir, "--seed-demo", "--throttle=false", "--tenant-id", "11111111-2222-3333-4444-555555555555",
-			"--modelled-ues", "--report-delay", "90s"},
-			filepath.Join(caDir, "ca.crt"), true, "11111111-2222-3333-4444-555555555555", "true", `{"delay":"1m30s"}`, 401},
-		{"generated CA dir", []string{"--access-log"}, "", false, "", "false", `{"delay":"0s"}`, 404},
+			"--modelled-ues", "--report-delay", "90s", "--action-delay", "2h"},
+			filepath.Join(caDir, "ca.crt"), true, "11111111-2222-3333-4444-555555555555", "true", `{"delay":"1m30s"}`, `{"delay":"2h0m0s"}`, 401},
+		{"generated CA dir", []string{"--access-log"}, "", false, "", "false", `{"delay":"0s"}`, `{"delay":"0s"}`, 404},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +78,9 @@ func TestRun(t *testing.T) {
 
 			if got := get(t, hc, env["MTD_SIM_ADMIN_URL"]+"/reporting-delay"); got.status != 200 || got.body != tc.delay {
 				t.Fatalf("reporting delay %d %s, want %s", got.status, got.body, tc.delay)
+			}
+			if got := get(t, hc, env["MTD_SIM_ADMIN_URL"]+"/action-delay"); got.status != 200 || got.body != tc.actDelay {
+				t.Fatalf("action delay %d %s, want %s", got.status, got.body, tc.actDelay)
 			}
 			if got := get(t, hc, env["MTD_SIM_UES_URL"]+"/mobilealerts/v1"); got.status != tc.ues {
 				t.Fatalf("modelled route %d %s, want %d", got.status, got.body, tc.ues)
@@ -150,7 +154,7 @@ func readEnv(t *testing.T, path string, done <-chan error) map[string]string {
 
 func TestRunRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--no-such-flag"}, {"--addr", "256.0.0.1:0"}, {"--throttle-window", "soon"},
-		{"--report-delay", "soon"}, {"--report-delay", "-1s"}} {
+		{"--report-delay", "soon"}, {"--report-delay", "-1s"}, {"--action-delay", "soon"}, {"--action-delay", "-1s"}} {
 		if err := run(args); err == nil {
 			t.Errorf("run(%v) succeeded", args)
 		}

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -249,3 +250,71 @@ func TestAccessLog(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestAdminActionResults: an action result recorded by hand is served by
+// Graph as given, never carried out; the route validates what it records.
+func TestAdminActionResults(t *testing.T) {
+	tw := start(t, noThrottle)
+	tid := tw.env[sim.EnvTenantID]
+	d := must(tw.admin.CreateDevices(ctx, tid, adminapi.Device{DeviceName: "d", Platform: world.Android, OSVersion: "14"})).Devices[0]
+
+	started := time.Date(2030, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
+	got := must(tw.admin.RecordActionResult(ctx, tid, d.IntuneID, adminapi.ActionResult{ActionName: "retire", ActionState: "failed",
+		StartDateTime: started, LastUpdatedDateTime: started.Add(time.Minute)}))
+	if got.ActionName != "retire" || got.ActionState != "failed" || !got.StartDateTime.Equal(started) || !got.LastUpdatedDateTime.Equal(started.Add(time.Minute)) {
+		t.Fatalf("recorded %+v", got)
+	}
+	// Defaults: started now, updated when started; any of the device's ids.
+	before := must(tw.admin.Now(ctx))
+	def := must(tw.admin.RecordActionResult(ctx, tid, d.UESID, adminapi.ActionResult{ActionName: "wipe", ActionState: "pending"}))
+	if def.StartDateTime.Before(before) || def.StartDateTime.After(must(tw.admin.Now(ctx))) || !def.LastUpdatedDateTime.Equal(def.StartDateTime) {
+		t.Fatalf("defaults %+v (now %v)", def, before)
+	}
+
+	r := tw.graph("GET", devicesPath+"/"+d.IntuneID+"?$select=deviceActionResults", nil)
+	expectStatus(t, r, 200)
+	rs := graphActionResults(t, r)
+	if len(rs) != 2 || !rs[0].is("retire", "failed", started, started.Add(time.Minute)) ||
+		!rs[1].is("wipe", "pending", def.StartDateTime, def.StartDateTime) {
+		t.Fatalf("Graph shows %+v", rs)
+	}
+	// Nothing is carried out: the recorded wipe stays pending and the device enrolled.
+	must(tw.admin.Advance(ctx, 30*24*time.Hour))
+	if v := must(tw.admin.Device(ctx, tid, d.IntuneID)); !v.Managed || !v.Activated || len(v.ActionResults) != 2 || v.ActionResults[1].ActionState != "pending" ||
+		!slices.Equal(v.Actions, []string{"retire", "wipe"}) {
+		t.Fatalf("after a month: %+v", v)
+	}
+
+	path := tw.env[sim.EnvAdminURL] + "/tenants/" + tid + "/devices/" + d.IntuneID + "/action-results"
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{`{"actionName":"retire","actionState":"stuck"}`, 400},
+		{`{"actionName":"retire","actionState":"Done"}`, 400},
+		{`{"actionName":"retire"}`, 400},
+		{`{"actionState":"done"}`, 400},
+		{`{"actionName":"retire","actionState":"done","startDateTime":"2030-01-02T00:00:00Z","lastUpdatedDateTime":"2030-01-01T00:00:00Z"}`, 400},
+		{`{"actionName":"retire","actionState":"done","startDateTime":"yesterday"}`, 400},
+		{`{"actionName":"retire","actionState":"done","reason":"x"}`, 400},
+	} {
+		if r := tw.call("POST", path, "", tc.body); r.status != tc.status || r.str("error") == "" {
+			t.Errorf("POST %s: %d %s, want %d", tc.body, r.status, r.raw, tc.status)
+		}
+	}
+	var e *simclient.Error
+	ok := adminapi.ActionResult{ActionName: "retire", ActionState: "done"}
+	if _, err := tw.admin.RecordActionResult(ctx, tid, world.NewID(), ok); !errors.As(err, &e) || e.Status != 404 {
+		t.Fatalf("unknown device: %v", err)
+	}
+	if _, err := tw.admin.RecordActionResult(ctx, world.NewID(), d.IntuneID, ok); !errors.As(err, &e) || e.Status != 404 {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+d.IntuneID+"/retire", nil), 204)
+	if _, err := tw.admin.RecordActionResult(ctx, tid, d.IntuneID, ok); !errors.As(err, &e) || e.Status != 404 {
+		t.Fatalf("retired device: %v", err)
+	}
+	if v := must(tw.admin.Device(ctx, tid, d.IntuneID)); len(v.ActionResults) != 3 {
+		t.Fatalf("a refused result was recorded: %+v", v.ActionResults)
+	}
+}

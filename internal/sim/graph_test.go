@@ -604,3 +604,85 @@ func TestGraphPolicyNavigationRoutes(t *testing.T) {
 	expectGraphError(t, tw.graph("GET", p+"/scheduledActionsForRule?$expand=nope", nil), 400, "BadRequest", "nope")
 	expectGraphError(t, tw.graph("GET", policiesPath+"/"+world.NewID()+"/assignments", nil), 404, "ResourceNotFound", "")
 }
+
+// actionResult is a deviceActionResults item as Graph serves it.
+type actionResult struct {
+	name, state      string
+	started, updated time.Time
+}
+
+func (a actionResult) is(name, state string, started, updated time.Time) bool {
+	return a.name == name && a.state == state && a.started.Equal(started) && a.updated.Equal(updated)
+}
+
+// graphActionResults decodes a device's deviceActionResults, insisting on
+// Graph's date format.
+func graphActionResults(t *testing.T, r *resp) []actionResult {
+	t.Helper()
+	raw, ok := r.body["deviceActionResults"].([]any)
+	if !ok {
+		t.Fatalf("deviceActionResults is not an array: %s", r.raw)
+	}
+	out := []actionResult{}
+	for _, x := range raw {
+		m := x.(map[string]any)
+		a := actionResult{name: m["actionName"].(string), state: m["actionState"].(string)}
+		for _, f := range []struct {
+			key string
+			to  *time.Time
+		}{{"startDateTime", &a.started}, {"lastUpdatedDateTime", &a.updated}} {
+			s, _ := m[f.key].(string)
+			tm, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil || !strings.HasSuffix(s, "Z") || len(s) != len("2006-01-02T15:04:05.0000000Z") {
+				t.Fatalf("%s %q is not a Graph date (%v)", f.key, s, err)
+			}
+			*f.to = tm
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// TestGraphDeviceActionResults: deviceActionResults is [] for a device with no
+// action, selectable on its own, and lists each action done with its times.
+func TestGraphDeviceActionResults(t *testing.T) {
+	tw := start(t, noThrottle)
+	tid := tw.env[sim.EnvTenantID]
+	d := must(tw.admin.CreateDevices(ctx, tid, adminapi.Device{DeviceName: "d", Platform: world.IOS, OSVersion: "17"})).Devices[0]
+
+	r := tw.graph("GET", devicesPath+"/"+d.IntuneID, nil)
+	expectStatus(t, r, 200)
+	if !strings.Contains(string(r.raw), `"deviceActionResults":[]`) {
+		t.Fatalf("no action yet: %s", r.raw)
+	}
+	for _, sel := range []string{"deviceActionResults", "DEVICEACTIONRESULTS"} {
+		r = tw.graph("GET", devicesPath+"/"+d.IntuneID+"?$select="+sel, nil)
+		expectStatus(t, r, 200)
+		if len(r.body) != 1 || string(r.raw) != `{"deviceActionResults":[]}` {
+			t.Fatalf("$select=%s: %s", sel, r.raw)
+		}
+	}
+
+	before := must(tw.admin.Now(ctx))
+	for _, a := range []string{"syncDevice", "remoteLock"} {
+		expectStatus(t, tw.graph("POST", devicesPath+"/"+d.IntuneID+"/"+a, nil), 204)
+	}
+	after := must(tw.admin.Now(ctx))
+	r = tw.graph("GET", devicesPath+"/"+d.IntuneID+"?$select=id,deviceActionResults", nil)
+	expectStatus(t, r, 200)
+	got := graphActionResults(t, r)
+	if len(r.body) != 2 || len(got) != 2 || got[0].name != "syncDevice" || got[1].name != "remoteLock" {
+		t.Fatalf("after sync and lock: %s", r.raw)
+	}
+	for _, a := range got {
+		if a.state != "done" || a.started.Before(before) || a.started.After(after) || !a.updated.Equal(a.started) {
+			t.Fatalf("%+v, want done at once, in [%v, %v]", a, before, after)
+		}
+	}
+	// The list serves it too, when selected.
+	r = tw.graph("GET", devicesPath+"?$select=id,deviceActionResults", nil)
+	expectStatus(t, r, 200)
+	if items := r.list(); len(items) != 1 || len(items[0]["deviceActionResults"].([]any)) != 2 {
+		t.Fatalf("list %s", r.raw)
+	}
+}

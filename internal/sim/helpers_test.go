@@ -49,6 +49,12 @@ func reportDelay(d time.Duration) func(*sim.Options) {
 	return func(o *sim.Options) { o.ReportDelay = d }
 }
 
+// actionDelay makes devices carry out remoteLock, retire and wipe d after
+// they were sent.
+func actionDelay(d time.Duration) func(*sim.Options) {
+	return func(o *sim.Options) { o.ActionDelay = d }
+}
+
 func start(t testing.TB, opts ...func(*sim.Options)) *twin {
 	t.Helper()
 	var o sim.Options

@@ -363,3 +363,120 @@ func TestReportingDelayAdmin(t *testing.T) {
 		t.Fatalf("delay %v", d)
 	}
 }
+
+// TestActionDelayOverHTTP: with an action delay D, Graph shows remoteLock,
+// retire and wipe pending until the device checks in D later on the world
+// clock, and only then is a retired or wiped device gone; syncDevice is done
+// at once, and an action on a device with a pending retire is accepted.
+func TestActionDelayOverHTTP(t *testing.T) {
+	const delay = time.Hour
+	tw := start(t, noThrottle, actionDelay(delay))
+	tw.apply(defaultSetup())
+	tid := tw.env[sim.EnvTenantID]
+	if d := must(tw.admin.ActionDelay(ctx)); d != delay {
+		t.Fatalf("action delay %v", d)
+	}
+	retired, wiped := tw.phone(world.Android), tw.phone(world.IOS)
+	alert := must(tw.admin.Detect(ctx, tid, wiped.UESID, adminapi.Detection{Type: "unsafeWifi"}))
+	results := func(d adminapi.DeviceView) []actionResult {
+		t.Helper()
+		r := tw.graph("GET", devicesPath+"/"+d.IntuneID+"?$select=deviceActionResults", nil)
+		expectStatus(t, r, 200)
+		return graphActionResults(t, r)
+	}
+
+	before := must(tw.admin.Now(ctx))
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+retired.IntuneID+"/retire", nil), 204)
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+wiped.IntuneID+"/wipe", map[string]any{"keepUserData": false}), 204)
+	after := must(tw.admin.Now(ctx))
+	// Accepted while the retire is pending; the sync is done at once.
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+retired.IntuneID+"/remoteLock", nil), 204)
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+retired.IntuneID+"/syncDevice", nil), 204)
+
+	rs := results(retired)
+	if len(rs) != 3 || rs[0].name != "retire" || rs[0].state != "pending" || rs[1].name != "remoteLock" || rs[1].state != "pending" ||
+		rs[2].name != "syncDevice" || rs[2].state != "done" {
+		t.Fatalf("retired device's actions before the check-in: %+v", rs)
+	}
+	retire := rs[0]
+	if retire.started.Before(before) || retire.started.After(after) || !retire.updated.Equal(retire.started) {
+		t.Fatalf("pending retire %+v, want started and updated in [%v, %v]", retire, before, after)
+	}
+	if ws := results(wiped); len(ws) != 1 || ws[0].name != "wipe" || ws[0].state != "pending" {
+		t.Fatalf("wiped device's actions before the check-in: %+v", ws)
+	}
+	for _, d := range []adminapi.DeviceView{retired, wiped} {
+		if v := must(tw.admin.Device(ctx, tid, d.IntuneID)); !v.Managed || !v.Activated || v.ActionResults[0].ActionState != "pending" {
+			t.Fatalf("carried out before the check-in: %+v", v)
+		}
+	}
+	if c, _ := tw.intune(retired); c != "compliant" {
+		t.Fatalf("retire pending: %s", c)
+	}
+	expectAccess(t, tw.access(retired.EntraID, world.ExchangeOnlineApp), true, world.ExchangeOnlineApp, "wifi")
+
+	must(tw.admin.SetClock(ctx, retire.started.Add(delay-time.Second)))
+	if rs := results(retired); rs[0].state != "pending" {
+		t.Fatalf("retire a second before the check-in: %+v", rs[0])
+	}
+	must(tw.admin.Advance(ctx, time.Second))
+	expectStatus(t, tw.graph("GET", devicesPath+"/"+retired.IntuneID, nil), 404)
+	expectStatus(t, tw.graph("GET", devicesPath+"/"+wiped.IntuneID, nil), 404)
+	expectAccess(t, tw.access(retired.EntraID, world.ExchangeOnlineApp), false, world.ExchangeOnlineApp, "wifi")
+	v := must(tw.admin.Device(ctx, tid, retired.IntuneID))
+	if v.Managed || !v.Activated || v.ActionResults[0].ActionState != "done" ||
+		!v.ActionResults[0].LastUpdatedDateTime.Equal(retire.started.Add(delay)) {
+		t.Fatalf("retired device after the check-in: %+v", v)
+	}
+	// The lock was due after the retire took the device out of Intune: never carried out.
+	if v.ActionResults[1].ActionState != "pending" {
+		t.Fatalf("lock after the retire: %+v", v.ActionResults[1])
+	}
+	v = must(tw.admin.Device(ctx, tid, wiped.IntuneID))
+	if v.Managed || v.Activated || v.ActionResults[0].ActionState != "done" || len(v.Alerts) != 1 || v.Alerts[0].ID != alert.ID || v.Alerts[0].Status != "resolved" {
+		t.Fatalf("wiped device after the check-in: %+v", v)
+	}
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+retired.IntuneID+"/remoteLock", nil), 404)
+}
+
+func TestActionDelayAdmin(t *testing.T) {
+	tw := start(t, noThrottle)
+	tid := tw.env[sim.EnvTenantID]
+	if d := must(tw.admin.ActionDelay(ctx)); d != 0 {
+		t.Fatalf("default delay %v", d)
+	}
+	d := tw.phone(world.IOS)
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+d.IntuneID+"/remoteLock", nil), 204) // zero delay: done at once
+	if v := must(tw.admin.Device(ctx, tid, d.IntuneID)); len(v.ActionResults) != 1 || v.ActionResults[0].ActionState != "done" {
+		t.Fatalf("lock without a delay: %+v", v.ActionResults)
+	}
+	if got := must(tw.admin.SetActionDelay(ctx, 15*time.Minute)); got != 15*time.Minute {
+		t.Fatalf("set delay answered %v", got)
+	}
+	expectStatus(t, tw.graph("POST", devicesPath+"/"+d.IntuneID+"/retire", nil), 204)
+	if v := must(tw.admin.Device(ctx, tid, d.IntuneID)); !v.Managed || v.ActionResults[1].ActionState != "pending" {
+		t.Fatalf("retire with a delay carried out at once: %+v", v)
+	}
+	must(tw.admin.Advance(ctx, 15*time.Minute))
+	if v := must(tw.admin.Device(ctx, tid, d.IntuneID)); v.Managed || v.ActionResults[1].ActionState != "done" {
+		t.Fatalf("retire after 15m: %+v", v)
+	}
+
+	for _, body := range []string{`{"delay":"-1s"}`, `{"delay":"soon"}`, `{"delay":10}`, `{"seconds":10}`} {
+		if r := tw.call("PUT", tw.env[sim.EnvAdminURL]+"/action-delay", "", body); r.status != 400 || r.str("error") == "" {
+			t.Errorf("PUT %s: %d %s", body, r.status, r.raw)
+		}
+	}
+	r := tw.call("GET", tw.env[sim.EnvAdminURL]+"/action-delay", "", nil)
+	if r.status != 200 || string(r.raw) != `{"delay":"15m0s"}` {
+		t.Fatalf("GET %d %s", r.status, r.raw)
+	}
+	must(0, tw.admin.Reset(ctx)) // the delay is configuration: kept
+	if d := must(tw.admin.ActionDelay(ctx)); d != 15*time.Minute {
+		t.Fatalf("delay after reset %v", d)
+	}
+	must(tw.admin.SetActionDelay(ctx, 0))
+	if d := must(tw.admin.ActionDelay(ctx)); d != 0 {
+		t.Fatalf("delay %v", d)
+	}
+}

@@ -52,6 +52,10 @@ type Options struct {
 	// ReportDelay is how long after a risk change UES's report reaches
 	// Intune (world time). 0 = at once.
 	ReportDelay time.Duration
+	// ActionDelay is how long after a remoteLock, retire or wipe the device
+	// checks in and carries it out (world time); until then Graph shows the
+	// action pending. 0 = at once. syncDevice is never delayed.
+	ActionDelay time.Duration
 }
 
 // Server is a running twin.
@@ -121,8 +125,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.ReportDelay < 0 {
 		return nil, fmt.Errorf("sim: negative ReportDelay %v", o.ReportDelay)
 	}
+	if o.ActionDelay < 0 {
+		return nil, fmt.Errorf("sim: negative ActionDelay %v", o.ActionDelay)
+	}
 	s := &Server{World: world.New(), Stats: mw.NewStats(), Faults: mw.NewFaults(), opts: o, done: make(chan error, 1)}
 	s.World.SetReportDelay(o.ReportDelay)
+	s.World.SetActionDelay(o.ActionDelay)
 	if err := s.World.Reset(s.seed); err != nil {
 		return nil, err
 	}

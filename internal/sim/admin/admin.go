@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
@@ -75,6 +76,7 @@ func (s *Service) Register(m *mw.Mux) {
 	m.Handle("GET "+p+"/tenants/{tid}/devices/{id}", s.tenantRoute(s.getDevice))
 	m.Handle("POST "+p+"/tenants/{tid}/devices/{id}/detections", s.tenantRoute(s.detect))
 	m.Handle("POST "+p+"/tenants/{tid}/devices/{id}/remediate", s.tenantRoute(s.remediate))
+	m.Handle("POST "+p+"/tenants/{tid}/devices/{id}/action-results", s.tenantRoute(s.recordActionResult))
 	m.Handle("POST "+p+"/tenants/{tid}/alerts/{aid}/resolve", s.tenantRoute(s.resolveAlert))
 	m.Handle("PUT "+p+"/tenants/{tid}/risk-assessment", s.tenantRoute(s.setRiskAssessment))
 	m.Handle("POST "+p+"/tenants/{tid}/access/app", s.tenantRoute(s.appAccess))
@@ -96,6 +98,8 @@ func (s *Service) Register(m *mw.Mux) {
 	m.Handle("PUT "+p+"/throttling", s.setThrottling)
 	m.Handle("GET "+p+"/reporting-delay", s.getReportingDelay)
 	m.Handle("PUT "+p+"/reporting-delay", s.setReportingDelay)
+	m.Handle("GET "+p+"/action-delay", s.getActionDelay)
+	m.Handle("PUT "+p+"/action-delay", s.setActionDelay)
 	m.Handle("GET "+p+"/snapshot", s.snapshot)
 	m.Handle("POST "+p+"/reset", s.reset)
 	m.Handle(p+"/", func(w http.ResponseWriter, r *http.Request) {
@@ -375,18 +379,23 @@ func DeviceView(st *world.State, t *world.Tenant, d *world.Device) adminapi.Devi
 	v := adminapi.DeviceView{IntuneID: d.IntuneID, EntraID: d.EntraID, UESID: d.UESID, DeviceName: d.Name,
 		Platform: d.Platform, OSVersion: d.OSVersion, WorkProfile: d.WorkProfile, UserID: d.UserID,
 		Managed: d.InIntune, Activated: d.InUES, Risk: st.DeviceRisk(t, d), Compliance: st.Evaluate(t, d),
-		Actions: []string{}, Alerts: []adminapi.AlertView{}}
+		Actions: []string{}, ActionResults: []adminapi.ActionResult{}, Alerts: []adminapi.AlertView{}}
 	if d.HasReport {
 		rep := d.Reported
 		v.Reported = &rep
 	}
 	for _, a := range d.Actions {
 		v.Actions = append(v.Actions, a.Name)
+		v.ActionResults = append(v.ActionResults, actionResult(a))
 	}
 	for _, a := range d.Alerts {
 		v.Alerts = append(v.Alerts, alertView(a))
 	}
 	return v
+}
+
+func actionResult(a world.DeviceAction) adminapi.ActionResult {
+	return adminapi.ActionResult{ActionName: a.Name, ActionState: a.State, StartDateTime: a.Started, LastUpdatedDateTime: a.Updated}
 }
 
 func alertView(a *world.Alert) adminapi.AlertView {
@@ -412,6 +421,24 @@ func (s *Service) detect(r *http.Request, st *world.State, t *world.Tenant) (int
 		return 0, nil, e
 	}
 	return http.StatusCreated, alertView(a), nil
+}
+
+func (s *Service) recordActionResult(r *http.Request, st *world.State, t *world.Tenant) (int, any, *herr) {
+	var req adminapi.ActionResult
+	if e := decode(r, &req); e != nil {
+		return 0, nil, e
+	}
+	d := t.Device(r.PathValue("id"))
+	if d == nil || !d.InIntune {
+		return 0, nil, &herr{http.StatusNotFound, "managed device not found"}
+	}
+	a, err := st.RecordActionResult(t, d, world.DeviceAction{Name: req.ActionName, State: req.ActionState,
+		Started: req.StartDateTime, Updated: req.LastUpdatedDateTime})
+	if err != nil {
+		return 0, nil, &herr{http.StatusBadRequest, "an action result needs actionName, actionState one of " +
+			strings.Join(world.ActionStates, ", ") + ", and lastUpdatedDateTime not before startDateTime"}
+	}
+	return http.StatusCreated, actionResult(a), nil
 }
 
 func (s *Service) remediate(r *http.Request, st *world.State, t *world.Tenant) (int, any, *herr) {
@@ -646,6 +673,25 @@ func (s *Service) setReportingDelay(w http.ResponseWriter, r *http.Request) {
 	}
 	s.World.SetReportDelay(d)
 	s.getReportingDelay(w, r)
+}
+
+func (s *Service) getActionDelay(w http.ResponseWriter, r *http.Request) {
+	mw.WriteJSON(w, http.StatusOK, adminapi.ActionDelay{Delay: s.World.ActionDelay().String()})
+}
+
+func (s *Service) setActionDelay(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.ActionDelay
+	if e := decode(r, &req); e != nil {
+		answer(w, r, 0, nil, e)
+		return
+	}
+	d, err := time.ParseDuration(req.Delay)
+	if err != nil || d < 0 {
+		answer(w, r, 0, nil, &herr{http.StatusBadRequest, "delay must be a non-negative Go duration such as 10s"})
+		return
+	}
+	s.World.SetActionDelay(d)
+	s.getActionDelay(w, r)
 }
 
 func (s *Service) reset(w http.ResponseWriter, r *http.Request) {

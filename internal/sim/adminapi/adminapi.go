@@ -110,21 +110,34 @@ type Created struct {
 
 // DeviceView is everything the world knows about a device.
 type DeviceView struct {
-	IntuneID    string           `json:"intuneId"`
-	EntraID     string           `json:"entraDeviceId"`
-	UESID       string           `json:"uesDeviceId"`
-	DeviceName  string           `json:"deviceName"`
-	Platform    string           `json:"platform"`
-	OSVersion   string           `json:"osVersion"`
-	WorkProfile bool             `json:"workProfile"`
-	UserID      string           `json:"userId"`
-	Managed     bool             `json:"managed"`   // enrolled in Intune
-	Activated   bool             `json:"activated"` // Protect app active in UES
-	Risk        world.Risk       `json:"risk"`      // UES overall risk now
-	Reported    *world.Risk      `json:"reported"`  // what Intune last received; null = no partner data
-	Compliance  world.Compliance `json:"compliance"`
-	Actions     []string         `json:"actions"`
-	Alerts      []AlertView      `json:"alerts"`
+	IntuneID      string           `json:"intuneId"`
+	EntraID       string           `json:"entraDeviceId"`
+	UESID         string           `json:"uesDeviceId"`
+	DeviceName    string           `json:"deviceName"`
+	Platform      string           `json:"platform"`
+	OSVersion     string           `json:"osVersion"`
+	WorkProfile   bool             `json:"workProfile"`
+	UserID        string           `json:"userId"`
+	Managed       bool             `json:"managed"`   // enrolled in Intune
+	Activated     bool             `json:"activated"` // Protect app active in UES
+	Risk          world.Risk       `json:"risk"`      // UES overall risk now
+	Reported      *world.Risk      `json:"reported"`  // what Intune last received; null = no partner data
+	Compliance    world.Compliance `json:"compliance"`
+	Actions       []string         `json:"actions"`       // the names of ActionResults
+	ActionResults []ActionResult   `json:"actionResults"` // the same actions as Graph's deviceActionResults
+	Alerts        []AlertView      `json:"alerts"`
+}
+
+// ActionResult is one of a device's deviceActionResults. To record one by
+// hand, ActionName and ActionState (Graph's actionState: none, pending,
+// canceled, active, done, failed, notSupported) are required; a zero
+// StartDateTime is the world's now, a zero LastUpdatedDateTime is
+// StartDateTime.
+type ActionResult struct {
+	ActionName          string    `json:"actionName"`
+	ActionState         string    `json:"actionState"`
+	StartDateTime       time.Time `json:"startDateTime,omitzero"`
+	LastUpdatedDateTime time.Time `json:"lastUpdatedDateTime,omitzero"`
 }
 
 // Detection raises an alert on a device.
@@ -182,6 +195,13 @@ type Reporting struct {
 // ReportingDelay is how long (world time) a UES report takes to reach Intune,
 // as a Go duration ("0s", "10s", "15m"); "0s" delivers at once.
 type ReportingDelay struct {
+	Delay string `json:"delay"`
+}
+
+// ActionDelay is how long (world time) a device takes to check in and carry
+// out a remoteLock, retire or wipe, as a Go duration; "0s" carries them out
+// at once.
+type ActionDelay struct {
 	Delay string `json:"delay"`
 }
 

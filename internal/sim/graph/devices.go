@@ -53,7 +53,15 @@ type managedDevice struct {
 	ManagedDeviceName          string               `json:"managedDeviceName"`
 	PartnerReportedThreatState string               `json:"partnerReportedThreatState"`
 	ComplianceGraceExpiration  string               `json:"complianceGracePeriodExpirationDateTime"`
-	DeviceActionResults        []world.DeviceAction `json:"deviceActionResults"`
+	DeviceActionResults        []deviceActionResult `json:"deviceActionResults"`
+}
+
+// deviceActionResult is a deviceActionResults item, dated as Graph dates.
+type deviceActionResult struct {
+	ActionName          string `json:"actionName"`
+	ActionState         string `json:"actionState"`
+	StartDateTime       string `json:"startDateTime"`
+	LastUpdatedDateTime string `json:"lastUpdatedDateTime"`
 }
 
 func deviceJSON(st *world.State, t *world.Tenant, d *world.Device) managedDevice {
@@ -65,10 +73,11 @@ func deviceJSON(st *world.State, t *world.Tenant, d *world.Device) managedDevice
 		OSVersion: d.OSVersion, AzureADRegistered: true, AzureADDeviceID: d.EntraID,
 		DeviceRegistrationState: "registered", Model: d.Model,
 		PartnerReportedThreatState: comp.ThreatState, ComplianceGraceExpiration: formatTime(comp.GraceExpires),
-		DeviceActionResults: d.Actions, ManagedDeviceName: d.Name,
+		DeviceActionResults: make([]deviceActionResult, len(d.Actions)), ManagedDeviceName: d.Name,
 	}
-	if md.DeviceActionResults == nil {
-		md.DeviceActionResults = []world.DeviceAction{}
+	for i, a := range d.Actions { // [] when there is none
+		md.DeviceActionResults[i] = deviceActionResult{ActionName: a.Name, ActionState: a.State,
+			StartDateTime: formatTime(a.Started), LastUpdatedDateTime: formatTime(a.Updated)}
 	}
 	// deviceEnrollmentType uses v1.0's enum, which has no Android Enterprise
 	// members.
@@ -288,7 +297,8 @@ var wipeProps = map[string]prop{"keepEnrollmentData": pBool, "keepUserData": pBo
 	"persistEsimDataPlan": pBool, "useProtectedWipe": pBool}
 
 // deviceAction runs syncDevice, remoteLock, retire or wipe: 204, and the
-// world changes (retire/wipe take the device out of Intune).
+// world changes (retire/wipe take the device out of Intune), at once or,
+// with an action delay, at the device's check-in (world.State.DeviceAction).
 func (s *Service) deviceAction(action string) func(c *call) {
 	return func(c *call) {
 		id := c.r.PathValue("id")

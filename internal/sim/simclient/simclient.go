@@ -170,6 +170,15 @@ func (c *Client) Remediate(ctx context.Context, tenant, device, typ string) ([]a
 	return out, c.do(ctx, http.MethodPost, tp(tenant)+"/devices/"+device+"/remediate", adminapi.Remediation{Type: typ}, &out)
 }
 
+// RecordActionResult adds an action result to a managed device's
+// deviceActionResults as given (nothing is carried out), and returns it with
+// its defaults filled in: a zero StartDateTime is the world's now, a zero
+// LastUpdatedDateTime is StartDateTime.
+func (c *Client) RecordActionResult(ctx context.Context, tenant, device string, r adminapi.ActionResult) (adminapi.ActionResult, error) {
+	var out adminapi.ActionResult
+	return out, c.do(ctx, http.MethodPost, tp(tenant)+"/devices/"+device+"/action-results", r, &out)
+}
+
 // ResolveAlert resolves one alert.
 func (c *Client) ResolveAlert(ctx context.Context, tenant, alert string) (adminapi.AlertView, error) {
 	var out adminapi.AlertView
@@ -295,6 +304,26 @@ func (c *Client) ReportingDelay(ctx context.Context) (time.Duration, error) {
 func (c *Client) SetReportingDelay(ctx context.Context, d time.Duration) (time.Duration, error) {
 	var out adminapi.ReportingDelay
 	if err := c.do(ctx, http.MethodPut, "/reporting-delay", adminapi.ReportingDelay{Delay: d.String()}, &out); err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(out.Delay)
+}
+
+// ActionDelay returns how long (world time) a device takes to check in and carry
+// out a remoteLock, retire or wipe.
+func (c *Client) ActionDelay(ctx context.Context) (time.Duration, error) {
+	var out adminapi.ActionDelay
+	if err := c.do(ctx, http.MethodGet, "/action-delay", nil, &out); err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(out.Delay)
+}
+
+// SetActionDelay sets the action delay (0 = at once) and returns it. Actions
+// already pending keep their due time.
+func (c *Client) SetActionDelay(ctx context.Context, d time.Duration) (time.Duration, error) {
+	var out adminapi.ActionDelay
+	if err := c.do(ctx, http.MethodPut, "/action-delay", adminapi.ActionDelay{Delay: d.String()}, &out); err != nil {
 		return 0, err
 	}
 	return time.ParseDuration(out.Delay)

@@ -23,7 +23,8 @@ type Twin struct {
 
 // Start starts the twin on 127.0.0.1 with o; Close it when done. UES serves
 // the documented API only unless o.ModelledUES is set; o.ReportDelay delays
-// UES's risk reports to Intune (world time).
+// UES's risk reports to Intune and o.ActionDelay devices' remoteLock, retire
+// and wipe (world time).
 func Start(ctx context.Context, o sim.Options) (*Twin, error) {
 	srv, err := sim.Start(ctx, o)
 	if err != nil {

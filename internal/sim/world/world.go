@@ -28,12 +28,27 @@ type World struct {
 	// holds the reports on their way, ordered by due time.
 	reportDelay time.Duration
 	pending     []pendingReport
+
+	// actionDelay is how long a device takes to check in and carry out a
+	// remoteLock, retire or wipe; actions holds those not yet carried out,
+	// ordered by due time.
+	actionDelay time.Duration
+	actions     []pendingAction
 }
 
 // pendingReport is a UES report of one device, delivered to Intune at due.
 type pendingReport struct {
 	t   *Tenant
 	d   *Device
+	due time.Time
+}
+
+// pendingAction is a device action (d.Actions[i]) the device carries out at
+// due.
+type pendingAction struct {
+	t   *Tenant
+	d   *Device
+	i   int
 	due time.Time
 }
 
@@ -48,8 +63,9 @@ type State struct {
 	Now time.Time
 }
 
-// Run calls fn with the world locked, after delivering every UES report due
-// by now, so fn sees exactly what Intune has received by then.
+// Run calls fn with the world locked, after delivering every UES report and
+// carrying out every device action due by now, so fn sees exactly what
+// Intune has received and the devices have done by then.
 func (w *World) Run(fn func(s *State)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -74,13 +90,30 @@ func (w *World) ReportDelay() time.Duration {
 	return w.reportDelay
 }
 
-// Reset empties the world (reports on their way included), puts the clock
-// back on wall time and runs seed. The report delay is kept.
+// SetActionDelay sets how long (world time) a device takes to check in and
+// carry out a remoteLock, retire or wipe; 0 carries them out at once.
+// Actions already pending keep their due time. A negative d counts as 0.
+func (w *World) SetActionDelay(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.actionDelay = max(d, 0)
+}
+
+// ActionDelay returns the action delay.
+func (w *World) ActionDelay() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.actionDelay
+}
+
+// Reset empties the world (reports on their way and pending device actions
+// included), puts the clock back on wall time and runs seed. The report and
+// action delays are kept.
 func (w *World) Reset(seed func(s *State) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.tenants, w.byUES, w.order = map[string]*Tenant{}, map[string]*Tenant{}, nil
-	w.pending = nil
+	w.pending, w.actions = nil, nil
 	w.Clock.Reset()
 	if seed == nil {
 		return nil
@@ -444,24 +477,45 @@ func (s *State) schedule(t *Tenant, d *Device, due time.Time) {
 	s.w.pending = slices.Insert(q, i, pendingReport{t: t, d: d, due: due})
 }
 
-// deliverDue delivers every pending report due by s.Now, each at its own due
-// time (so ReportedAt, LastReport and a grace period start at arrival). Every
-// Run calls it first, and every change happens inside a Run, so the risk a
-// report carries is the device's risk at its due time.
+// deliverDue delivers every pending report and carries out every pending
+// device action due by s.Now, each at its own due time (so ReportedAt,
+// LastReport, a grace period start and an action's lastUpdatedDateTime are
+// the arrival time), in due order across both queues (a report first when
+// both are due at the same instant). Every Run calls it first, and every
+// change happens inside a Run, so the risk a report carries is the device's
+// risk at its due time.
 func (s *State) deliverDue() {
-	n := 0
-	for n < len(s.w.pending) && !s.w.pending[n].due.After(s.Now) {
-		p := s.w.pending[n]
-		(&State{w: s.w, Now: p.due}).deliver(p.t, p.d)
-		n++
+	nr, na := 0, 0
+	for {
+		rs, as := s.w.pending, s.w.actions
+		report := nr < len(rs) && !rs[nr].due.After(s.Now)
+		action := na < len(as) && !as[na].due.After(s.Now)
+		switch {
+		case report && (!action || !as[na].due.Before(rs[nr].due)):
+			p := rs[nr]
+			(&State{w: s.w, Now: p.due}).deliver(p.t, p.d)
+			nr++
+		case action:
+			p := as[na]
+			(&State{w: s.w, Now: p.due}).carryOut(p)
+			na++
+		default:
+			s.w.pending, s.w.actions = dropFirst(rs, nr), dropFirst(as, na)
+			return
+		}
 	}
+}
+
+// dropFirst removes q's first n items, releasing what they point to.
+func dropFirst[T any](q []T, n int) []T {
 	switch {
-	case n == len(s.w.pending):
-		s.w.pending = nil
+	case n == len(q):
+		return nil
 	case n > 0:
-		clear(s.w.pending[:n])
-		s.w.pending = s.w.pending[n:]
+		clear(q[:n])
+		return q[n:]
 	}
+	return q
 }
 
 // PendingReports counts the UES reports on their way to Intune.
@@ -554,9 +608,89 @@ func (t *Tenant) Alerts() []*Alert { return t.UES.alertList }
 
 // --- Device actions ---
 
-// DeviceAction runs an Intune remote action on a managed device.
+// Action states, Graph's actionState enum.
+const (
+	ActionNone         = "none"
+	ActionPending      = "pending"
+	ActionCanceled     = "canceled"
+	ActionActive       = "active"
+	ActionDone         = "done"
+	ActionFailed       = "failed"
+	ActionNotSupported = "notSupported"
+)
+
+// ActionStates are every actionState Graph v1.0 defines.
+var ActionStates = []string{ActionNone, ActionPending, ActionCanceled, ActionActive, ActionDone, ActionFailed, ActionNotSupported}
+
+// checkInActions are the actions a device carries out only when it checks
+// in (after the action delay); syncDevice is modelled as the check-in itself.
+var checkInActions = []string{"remoteLock", "retire", "wipe"}
+
+// DeviceAction runs an Intune remote action on a managed device. With an
+// action delay, remoteLock, retire and wipe are recorded pending and carried
+// out when the delay has passed (the device's check-in); otherwise, and for
+// syncDevice always, the action is done at once. An action on a device with
+// an action still pending (a retire, say) is accepted and recorded as any
+// other: the reference says nothing of Intune refusing it.
 func (s *State) DeviceAction(t *Tenant, d *Device, action string) {
-	d.Actions = append(d.Actions, DeviceAction{Name: action, State: "done", Started: s.Now, Updated: s.Now})
+	if s.w.actionDelay > 0 && slices.Contains(checkInActions, action) {
+		d.Actions = append(d.Actions, DeviceAction{Name: action, State: ActionPending, Started: s.Now, Updated: s.Now})
+		p := pendingAction{t: t, d: d, i: len(d.Actions) - 1, due: s.Now.Add(s.w.actionDelay)}
+		q := s.w.actions
+		i := len(q)
+		for i > 0 && q[i-1].due.After(p.due) { // appends unless the delay was shortened
+			i--
+		}
+		s.w.actions = slices.Insert(q, i, p)
+		return
+	}
+	d.Actions = append(d.Actions, DeviceAction{Name: action, State: ActionDone, Started: s.Now, Updated: s.Now})
+	s.actionEffect(t, d, action)
+}
+
+// carryOut is the device checking in at s.Now and carrying out a pending
+// action: done, and its effect. A device that left Intune in the meantime
+// (an earlier retire or wipe was carried out) never checks in with Intune
+// again: the action stays pending, as nothing serves it any more.
+func (s *State) carryOut(p pendingAction) {
+	if !p.d.InIntune {
+		return
+	}
+	a := &p.d.Actions[p.i]
+	a.State, a.Updated = ActionDone, s.Now
+	s.actionEffect(p.t, p.d, a.Name)
+}
+
+// PendingActions counts the device actions waiting for their device's
+// check-in.
+func (s *State) PendingActions() int { return len(s.w.actions) }
+
+// RecordActionResult adds an action result to a managed device's
+// deviceActionResults as given, for a test that needs Intune to show an
+// action the client did not send, or one that failed. Nothing is carried out,
+// and a result recorded pending stays pending. A zero Started is now, a zero
+// Updated is Started. The state must be one of ActionStates and the name set
+// (ErrInvalid); the device must be managed (ErrNotFound).
+func (s *State) RecordActionResult(t *Tenant, d *Device, a DeviceAction) (DeviceAction, error) {
+	if !d.InIntune {
+		return a, ErrNotFound
+	}
+	if a.Started.IsZero() {
+		a.Started = s.Now
+	}
+	if a.Updated.IsZero() {
+		a.Updated = a.Started
+	}
+	a.Started, a.Updated = a.Started.UTC(), a.Updated.UTC()
+	if a.Name == "" || !slices.Contains(ActionStates, a.State) || a.Updated.Before(a.Started) {
+		return a, ErrInvalid
+	}
+	d.Actions = append(d.Actions, a)
+	return a, nil
+}
+
+// actionEffect is what a done action does to the device.
+func (s *State) actionEffect(t *Tenant, d *Device, action string) {
 	switch action {
 	case "syncDevice":
 		d.LastSync = s.Now

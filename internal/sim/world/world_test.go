@@ -352,3 +352,179 @@ func TestReportDelay(t *testing.T) {
 		})
 	})
 }
+
+func TestActionDelay(t *testing.T) {
+	const delay = 10 * time.Second
+	setup := func(t *testing.T) (*World, *Tenant, []*Device) {
+		w, tn := fixture(t, "low", 0)
+		frozen(w)
+		var ds []*Device
+		w.Run(func(s *State) {
+			for range 3 {
+				d, err := s.AddDevice(tn, Device{Name: "d", Platform: Android, OSVersion: "14"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ds = append(ds, d)
+			}
+		})
+		w.SetActionDelay(delay)
+		return w, tn, ds
+	}
+	act := func(w *World, tn *Tenant, d *Device, action string) (at time.Time) {
+		w.Run(func(s *State) { at = s.Now; s.DeviceAction(tn, d, action) })
+		return at
+	}
+	last := func(w *World, d *Device) (a DeviceAction, pending int) {
+		w.Run(func(s *State) { a, pending = d.Actions[len(d.Actions)-1], s.PendingActions() })
+		return
+	}
+	managed := func(w *World, tn *Tenant, d *Device) (in bool) {
+		w.Run(func(s *State) { in = tn.ManagedDevice(d.IntuneID) != nil })
+		return
+	}
+
+	t.Run("remoteLock, retire and wipe are pending until the check-in", func(t *testing.T) {
+		w, tn, ds := setup(t)
+		var alert *Alert
+		w.Run(func(s *State) { alert, _ = s.Detect(tn, ds[2].UESID, "maliciousApplication", "", "") })
+		at := act(w, tn, ds[0], "remoteLock")
+		act(w, tn, ds[1], "retire")
+		act(w, tn, ds[2], "wipe")
+		w.Clock.Advance(delay - time.Millisecond)
+		for _, d := range ds {
+			if a, n := last(w, d); a.State != ActionPending || !a.Started.Equal(at) || !a.Updated.Equal(at) || n != 3 {
+				t.Fatalf("%s before the check-in: %+v, %d pending", a.Name, a, n)
+			}
+			if !managed(w, tn, d) || !d.InUES {
+				t.Fatalf("%s carried out early: managed %v, in UES %v", d.Actions[0].Name, d.InIntune, d.InUES)
+			}
+		}
+		if alert.Status != AlertActive {
+			t.Fatalf("the wipe closed the alert early: %s", alert.Status)
+		}
+		w.Clock.Advance(time.Millisecond)
+		for _, d := range ds {
+			if a, n := last(w, d); a.State != ActionDone || !a.Started.Equal(at) || !a.Updated.Equal(at.Add(delay)) || n != 0 {
+				t.Fatalf("%s after the check-in: %+v, %d pending", a.Name, a, n)
+			}
+		}
+		if !managed(w, tn, ds[0]) || managed(w, tn, ds[1]) || !ds[1].InUES || managed(w, tn, ds[2]) || ds[2].InUES {
+			t.Fatalf("after the check-in: managed %v %v %v, in UES %v %v", ds[0].InIntune, ds[1].InIntune, ds[2].InIntune, ds[1].InUES, ds[2].InUES)
+		}
+		if alert.Status != AlertResolved || !alert.Modified.Equal(at.Add(delay)) {
+			t.Fatalf("the wipe's alert %+v, want resolved at the check-in", alert)
+		}
+	})
+	t.Run("syncDevice stays immediate", func(t *testing.T) {
+		w, tn, ds := setup(t)
+		w.Clock.Advance(time.Minute)
+		at := act(w, tn, ds[0], "syncDevice")
+		if a, n := last(w, ds[0]); a.State != ActionDone || !a.Updated.Equal(at) || n != 0 || !ds[0].LastSync.Equal(at) {
+			t.Fatalf("syncDevice %+v, %d pending, last sync %v", a, n, ds[0].LastSync)
+		}
+	})
+	t.Run("an action on a device with a pending retire is recorded; it is never carried out once the device left", func(t *testing.T) {
+		w, tn, ds := setup(t)
+		at := act(w, tn, ds[0], "retire")
+		w.Clock.Advance(delay / 2)
+		act(w, tn, ds[0], "remoteLock")
+		act(w, tn, ds[0], "syncDevice") // done at once, the retire still pending
+		if n := len(ds[0].Actions); n != 3 || ds[0].Actions[0].State != ActionPending || ds[0].Actions[1].State != ActionPending || ds[0].Actions[2].State != ActionDone {
+			t.Fatalf("actions %+v", ds[0].Actions)
+		}
+		w.Clock.Advance(delay / 2)
+		in := managed(w, tn, ds[0]) // a Run: carries out what is due
+		if a := ds[0].Actions[0]; in || a.State != ActionDone || !a.Updated.Equal(at.Add(delay)) {
+			t.Fatalf("retire %+v, managed %v", a, ds[0].InIntune)
+		}
+		w.Clock.Advance(delay)
+		if a, n := last(w, ds[0]); ds[0].Actions[1].State != ActionPending || n != 0 || a.Name != "syncDevice" {
+			t.Fatalf("the lock on a retired device: %+v, %d pending", ds[0].Actions[1], n)
+		}
+	})
+	t.Run("actions are carried out in due order; a shortened delay applies to new actions only", func(t *testing.T) {
+		w, tn, ds := setup(t)
+		at := act(w, tn, ds[0], "remoteLock") // due at+10s
+		w.SetActionDelay(time.Second)
+		act(w, tn, ds[1], "remoteLock") // due at+1s
+		w.Clock.Advance(time.Second)
+		w.Run(func(*State) {})
+		if a0, a1 := ds[0].Actions[0], ds[1].Actions[0]; a0.State != ActionPending || a1.State != ActionDone || !a1.Updated.Equal(at.Add(time.Second)) {
+			t.Fatalf("after 1s: %+v %+v", a0, a1)
+		}
+		w.Clock.Advance(delay)
+		if a, n := last(w, ds[0]); a.State != ActionDone || !a.Updated.Equal(at.Add(delay)) || n != 0 {
+			t.Fatalf("after 10s: %+v, %d pending", a, n)
+		}
+	})
+	t.Run("reset clears pending actions and keeps the delay", func(t *testing.T) {
+		w, tn, ds := setup(t)
+		act(w, tn, ds[0], "wipe")
+		if err := w.Reset(nil); err != nil {
+			t.Fatal(err)
+		}
+		w.Run(func(s *State) {
+			if n := s.PendingActions(); n != 0 {
+				t.Fatalf("%d actions pending after reset", n)
+			}
+		})
+		if w.ActionDelay() != delay {
+			t.Fatalf("delay %v after reset", w.ActionDelay())
+		}
+	})
+	t.Run("zero delay carries out at once", func(t *testing.T) {
+		w, tn, ds := setup(t)
+		w.SetActionDelay(0)
+		at := act(w, tn, ds[0], "retire")
+		if a, n := last(w, ds[0]); a.State != ActionDone || !a.Updated.Equal(at) || n != 0 || managed(w, tn, ds[0]) {
+			t.Fatalf("retire %+v, %d pending, managed %v", a, n, ds[0].InIntune)
+		}
+		w.SetActionDelay(-time.Second)
+		if w.ActionDelay() != 0 {
+			t.Fatalf("negative delay set as %v", w.ActionDelay())
+		}
+	})
+}
+
+func TestRecordActionResult(t *testing.T) {
+	w, tn := fixture(t, "low", 0)
+	now := frozen(w)
+	var d *Device
+	w.Run(func(s *State) { d, _ = s.AddDevice(tn, Device{Name: "d", Platform: IOS, OSVersion: "17"}) })
+	start := now.Add(-time.Hour)
+	w.Run(func(s *State) {
+		a, err := s.RecordActionResult(tn, d, DeviceAction{Name: "retire", State: ActionPending})
+		if err != nil || !a.Started.Equal(now) || !a.Updated.Equal(now) {
+			t.Fatalf("defaults: %+v, %v", a, err)
+		}
+		a, err = s.RecordActionResult(tn, d, DeviceAction{Name: "wipe", State: ActionFailed, Started: start})
+		if err != nil || !a.Started.Equal(start) || !a.Updated.Equal(start) {
+			t.Fatalf("given start: %+v, %v", a, err)
+		}
+		for _, bad := range []DeviceAction{
+			{State: ActionDone},
+			{Name: "wipe", State: "stuck"},
+			{Name: "wipe"},
+			{Name: "wipe", State: ActionDone, Started: start, Updated: start.Add(-time.Second)},
+		} {
+			if _, err := s.RecordActionResult(tn, d, bad); err != ErrInvalid {
+				t.Errorf("%+v: %v, want ErrInvalid", bad, err)
+			}
+		}
+		if len(d.Actions) != 2 || s.PendingActions() != 0 {
+			t.Fatalf("actions %+v, %d pending", d.Actions, s.PendingActions())
+		}
+	})
+	// A recorded pending retire is shown, never carried out.
+	w.Clock.Advance(24 * time.Hour)
+	w.Run(func(s *State) {
+		if tn.ManagedDevice(d.IntuneID) == nil || d.Actions[0].State != ActionPending {
+			t.Fatalf("recorded retire carried out: %+v", d.Actions[0])
+		}
+		s.DeviceAction(tn, d, "retire")
+		if _, err := s.RecordActionResult(tn, d, DeviceAction{Name: "wipe", State: ActionDone}); err != ErrNotFound {
+			t.Fatalf("retired device: %v, want ErrNotFound", err)
+		}
+	})
+}
