@@ -542,17 +542,20 @@ func TestDecideDesiredCompliancePolicy(t *testing.T) {
 
 func TestDecideStepKinds(t *testing.T) {
 	for _, tc := range []struct {
-		action                           v1.StepAction
-		repeatable, destructive, guarded bool
+		action                                   v1.StepAction
+		repeatable, destructive, guarded, capped bool
 	}{
-		{v1.StepNotify, true, false, false},
-		{v1.StepSyncDevice, true, false, false},
-		{v1.StepIgnoreAlert, true, false, false},
-		{v1.StepRemoteLock, false, false, true},
-		{v1.StepRetire, false, true, true},
-		{v1.StepWipe, false, true, true},
+		{v1.StepNotify, true, false, false, false},
+		{v1.StepSyncDevice, true, false, false, false},
+		{v1.StepIgnoreAlert, true, false, false, true},
+		{v1.StepRemoteLock, false, false, true, true},
+		{v1.StepRetire, false, true, true, true},
+		{v1.StepWipe, false, true, true, true},
 	} {
-		t.Run(fmt.Sprintf("%s: repeatable %t, destructive %t, guarded %t", tc.action, tc.repeatable, tc.destructive, tc.guarded), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s: repeatable %t, destructive %t, guarded %t, capped %t", tc.action, tc.repeatable, tc.destructive, tc.guarded, tc.capped), func(t *testing.T) {
+			if got := capped(tc.action); got != tc.capped {
+				t.Errorf("capped = %t", got)
+			}
 			if got := repeatable(tc.action); got != tc.repeatable {
 				t.Errorf("repeatable = %t", got)
 			}
@@ -569,6 +572,87 @@ func TestDecideStepKinds(t *testing.T) {
 			t.Error("an unknown action is treated as a known kind")
 		}
 	})
+}
+
+func TestDecideNeedsApproval(t *testing.T) {
+	strict := ApprovalGate{}
+	lenient := ApprovalGate{Exempt: map[v1.StepAction]bool{v1.StepRemoteLock: true, v1.StepIgnoreAlert: true, v1.StepWipe: true, v1.StepRetire: true}}
+	for _, tc := range []struct {
+		step            v1.RemediationStep
+		strict, lenient bool
+	}{
+		{v1.RemediationStep{Action: v1.StepNotify}, false, false},
+		{v1.RemediationStep{Action: v1.StepNotify, RequiresApproval: true}, true, true},
+		{v1.RemediationStep{Action: v1.StepSyncDevice}, false, false},
+		{v1.RemediationStep{Action: v1.StepRemoteLock}, true, false},
+		{v1.RemediationStep{Action: v1.StepRemoteLock, RequiresApproval: true}, true, true},
+		{v1.RemediationStep{Action: v1.StepIgnoreAlert}, true, false},
+		// An exemption of retire or wipe, however it got into the gate, changes nothing.
+		{v1.RemediationStep{Action: v1.StepRetire}, true, true},
+		{v1.RemediationStep{Action: v1.StepWipe}, true, true},
+	} {
+		t.Run(fmt.Sprintf("%s requiresApproval=%t", tc.step.Action, tc.step.RequiresApproval), func(t *testing.T) {
+			if got := strict.needsApproval(tc.step); got != tc.strict {
+				t.Errorf("by default: %t, want %t", got, tc.strict)
+			}
+			if got := lenient.needsApproval(tc.step); got != tc.lenient {
+				t.Errorf("with exemptions: %t, want %t", got, tc.lenient)
+			}
+		})
+	}
+}
+
+func TestDecideApprovalValidity(t *testing.T) {
+	g := ApprovalGate{Operator: "system:serviceaccount:mtd-system:mtd-operator"}
+	ok := v1.Approval{Decision: v1.Approved, PlanHash: "abc", User: "bob"}
+	for _, tc := range []struct {
+		name      string
+		edit      func(*v1.Approval)
+		requester string
+		want      string
+	}{
+		{"another person's approval of this plan", nil, "alice", ""},
+		{"a denial counts the same", func(a *v1.Approval) { a.Decision = v1.Denied }, "alice", ""},
+		{"an approval of another plan", func(a *v1.Approval) { a.PlanHash = "old" }, "alice", "given for plan old and the plan is now abc"},
+		{"no approver named", func(a *v1.Approval) { a.User = "" }, "alice", "names no approver"},
+		{"no requester recorded", nil, "", "no requester is recorded"},
+		{"the requester approving their own plan", nil, "bob", "cannot approve their own plan"},
+		{"the operator approving", func(a *v1.Approval) { a.User = g.Operator }, "alice", "the operator cannot approve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := ok
+			if tc.edit != nil {
+				tc.edit(&a)
+			}
+			got := g.invalid(&a, tc.requester, "abc")
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Fatalf("invalid = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecidePlanHash(t *testing.T) {
+	spec := v1.ThreatRemediationSpec{Steps: []v1.RemediationStep{{Action: v1.StepNotify}, {Action: v1.StepWipe}}}
+	base := planHash(spec)
+	if planHash(spec) != base {
+		t.Fatal("the hash is not stable")
+	}
+	dry := spec
+	dry.DryRun = true
+	swapped := v1.ThreatRemediationSpec{Steps: []v1.RemediationStep{{Action: v1.StepWipe}, {Action: v1.StepNotify}}}
+	kept := spec
+	kept.Steps = []v1.RemediationStep{{Action: v1.StepNotify}, {Action: v1.StepWipe, Wipe: &v1.WipeOptions{KeepUserData: true}}}
+	threat := spec
+	threat.Threat = &v1.ThreatReference{AlertID: "a-1"}
+	for name, other := range map[string]v1.ThreatRemediationSpec{"a dry run": dry, "steps swapped": swapped, "a wipe option": kept} {
+		if planHash(other) == base {
+			t.Errorf("%s hashes as the plan it changes", name)
+		}
+	}
+	if planHash(threat) != base {
+		t.Error("the threat's detail, which the intake fills in later, changed the plan's hash")
+	}
 }
 
 func TestDecideCannotIgnore(t *testing.T) {
@@ -1123,8 +1207,8 @@ func TestDecideRemediationFor(t *testing.T) {
 		if after(tr.Spec.Steps[0]) != 0 || after(tr.Spec.Steps[1]) != 15*time.Minute {
 			t.Errorf("default plan is due at %s and %s, want 0s and 15m", after(tr.Spec.Steps[0]), after(tr.Spec.Steps[1]))
 		}
-		if tr.Spec.Approved || tr.Spec.DryRun {
-			t.Errorf("approved %t, dryRun %t: want neither", tr.Spec.Approved, tr.Spec.DryRun)
+		if tr.Spec.DryRun {
+			t.Error("a dry run")
 		}
 	})
 
@@ -1133,16 +1217,6 @@ func TestDecideRemediationFor(t *testing.T) {
 		tr := remediationFor(conn(func(c *v1.MTDConnector) { c.Spec.ThreatSync.DefaultPlan = plan }), device, 1, intuneRisk(), detected, "")
 		if !reflect.DeepEqual(tr.Spec.Steps, plan) {
 			t.Errorf("steps = %+v, want the connector's %+v", tr.Spec.Steps, plan)
-		}
-		if tr.Spec.Approved {
-			t.Error("approved without approveDestructiveSteps")
-		}
-	})
-
-	t.Run("approveDestructiveSteps pre-approves the remediation", func(t *testing.T) {
-		tr := remediationFor(conn(func(c *v1.MTDConnector) { c.Spec.ThreatSync.ApproveDestructiveSteps = true }), device, 1, intuneRisk(), detected, "")
-		if !tr.Spec.Approved {
-			t.Error("not approved")
 		}
 	})
 

@@ -55,12 +55,12 @@ func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error 
 	// The intake stamps a device risk episode with the time of the snapshot that saw it:
 	// on the remediation clock, so that a plan's "after" is measured as the tests move it.
 	sync := &controllers.ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients,
-		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, MaxInterval: resync}
+		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, MaxInterval: resync, Operator: operatorUser}
 	if err := sync.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	rem := &controllers.ThreatRemediationReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients,
-		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock}
+		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, Approvals: approvalGate}
 	if err := rem.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error 
 // replica: nothing in memory, the same API server and clouds.
 func freshRemediationReconciler(poll time.Duration) *controllers.ThreatRemediationReconciler {
 	return &controllers.ThreatRemediationReconciler{Client: k8s, APIReader: k8s, Recorder: remediationRecorder,
-		Clients: remediationClients, Snapshots: remediationSnapshots, Clock: remediationClock, PollInterval: poll}
+		Clients: remediationClients, Snapshots: remediationSnapshots, Clock: remediationClock, PollInterval: poll, Approvals: approvalGate}
 }
 
 // syncClocks sets the operator's clock to from + clockLead: the twin's time for
@@ -198,18 +198,47 @@ func mustCreate(t *testing.T, obj client.Object) {
 	}
 }
 
-// handMade is a remediation a person would write, for a device of conn.
+// The identities of the approval tests: the chart's admission policies record who wrote a
+// plan (the requester) and who approved it; without them, in this suite, the tests write
+// both as those policies would.
+const (
+	operatorUser = "system:serviceaccount:mtd-system:mtd-operator"
+	requester    = "alice@contoso.example"
+	approver     = "bob@contoso.example"
+)
+
+var approvalGate = controllers.ApprovalGate{Operator: operatorUser}
+
+// handMade is a remediation a person (requester) would write, for a device of conn.
 func handMade(t *testing.T, conn *v1.MTDConnector, name string, device v1.DeviceReference, steps ...v1.RemediationStep) *v1.ThreatRemediation {
 	t.Helper()
 	tr := &v1.ThreatRemediation{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: conn.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: conn.Namespace, Annotations: map[string]string{v1.AnnotationRequestedBy: requester}},
 		Spec:       v1.ThreatRemediationSpec{ConnectorRef: v1.LocalObjectReference{Name: v1.ObjectName(conn.Name)}, Device: device, Steps: steps},
 	}
 	return tr
 }
 
 func step(a v1.StepAction, after time.Duration) v1.RemediationStep {
-	return v1.RemediationStep{Action: a, After: &metav1.Duration{Duration: after}, RequiresApproval: a == v1.StepRetire || a == v1.StepWipe}
+	return v1.RemediationStep{Action: a, After: &metav1.Duration{Duration: after}}
+}
+
+// approve gives the plan the operator published (status.planHash) a decision by user,
+// through the status subresource, as an approver does.
+func approve(t *testing.T, tr *v1.ThreatRemediation, d v1.ApprovalDecision, user string) *v1.ThreatRemediation {
+	t.Helper()
+	var out *v1.ThreatRemediation
+	testkit.Eventually(t, 10*time.Second, "the plan "+string(d), func() (bool, string) {
+		cur := getRemediation(t, client.ObjectKeyFromObject(tr))
+		if cur.Status.PlanHash == "" {
+			return false, "no plan hash published yet"
+		}
+		cur.Status.Approval = &v1.Approval{Decision: d, PlanHash: cur.Status.PlanHash, User: user, Message: "ticket INC-1"}
+		err := k8s.Status().Update(context.Background(), cur)
+		out = cur
+		return err == nil, fmt.Sprint(err)
+	})
+	return out
 }
 
 func getRemediation(t *testing.T, key types.NamespacedName) *v1.ThreatRemediation {

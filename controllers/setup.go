@@ -27,6 +27,9 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// MaxDestructiveActionsPerHour is a ceiling over every connector's own guardrail.
 	MaxDestructiveActionsPerHour int
+	// Approvals: the actions exempted from approval, and the operator's own username
+	// (the requester of what the intake opens; it never approves).
+	Approvals ApprovalGate
 	// RemediationRetention and RemediationPollInterval: see ThreatRemediationReconciler.
 	RemediationRetention    time.Duration
 	RemediationPollInterval time.Duration
@@ -81,13 +84,13 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
-		MaxInterval: o.MaxThreatSyncInterval}).SetupWithManager(mgr, copts); err != nil {
+		MaxInterval: o.MaxThreatSyncInterval, Operator: o.Approvals.Operator}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
 	if err := (&ThreatRemediationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Clients: clients,
 		Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
 		Retention: o.RemediationRetention, PollInterval: o.RemediationPollInterval,
-		MaxDestructiveActionsPerHour: o.MaxDestructiveActionsPerHour}).SetupWithManager(mgr, copts); err != nil {
+		MaxDestructiveActionsPerHour: o.MaxDestructiveActionsPerHour, Approvals: o.Approvals}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
 	return (&ActiveThreatsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, copts)

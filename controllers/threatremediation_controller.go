@@ -77,6 +77,8 @@ type ThreatRemediationReconciler struct {
 	// MaxDestructiveActionsPerHour, when positive, is a ceiling over every connector's
 	// spec.guardrails.maxDestructiveActionsPerHour (an operator-wide safety net).
 	MaxDestructiveActionsPerHour int
+	// Approvals is what the installation decides about approvals.
+	Approvals ApprovalGate
 
 	// capMu makes counting the destructive actions of the last hour and recording a new
 	// one as Running one step, so concurrent workers cannot both take the last slot.
@@ -174,7 +176,7 @@ func (r *ThreatRemediationReconciler) reconcile(ctx context.Context, p *remediat
 	if s.Phase == "" {
 		s.Phase = v1.PhasePending
 	}
-	if msg := planChanged(tr); msg != "" {
+	if msg := trackPlan(tr); msg != "" {
 		p.conds.summarise(summary{reason: ReasonPlanChanged, message: msg, stalled: true})
 		return ctrl.Result{}, nil
 	}

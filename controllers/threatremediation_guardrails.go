@@ -14,8 +14,15 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 )
 
-// destructive actions count against the connector's maxDestructiveActionsPerHour.
+// destructive actions remove company data or the whole device.
 func destructive(a v1.StepAction) bool { return a == v1.StepRetire || a == v1.StepWipe }
+
+// capped actions count against the connector's maxDestructiveActionsPerHour: the
+// destructive ones, remoteLock, and ignoreAlert, which lowers the device's risk and so
+// lifts its Conditional Access block.
+func capped(a v1.StepAction) bool {
+	return destructive(a) || a == v1.StepRemoteLock || a == v1.StepIgnoreAlert
+}
 
 // guardedAction: such actions never touch a device whose user or device is in one of the
 // connector's protectedGroupIDs: locking a break-glass phone is as bad as wiping it.
@@ -24,7 +31,7 @@ func guardedAction(a v1.StepAction) bool { return a == v1.StepRemoteLock || dest
 // capWindow is the rolling window of maxDestructiveActionsPerHour.
 const capWindow = time.Hour
 
-// overCap counts the connector's destructive steps started in the last hour, across
+// overCap counts the connector's capped steps started in the last hour, across
 // all its ThreatRemediations as the API server holds them (not the cache, which may
 // not yet show a step another worker just started). An attempt counts whatever its
 // outcome: a Running or Failed wipe may well have happened. Over the cap, it says why
@@ -36,7 +43,7 @@ func (r *ThreatRemediationReconciler) overCap(ctx context.Context, p *remediatio
 	}
 	if limit == 0 {
 		return &summary{reason: ReasonDestructiveCap, reconciling: true,
-			message: "the connector's spec.guardrails.maxDestructiveActionsPerHour is 0: retire and wipe are forbidden"}, nil
+			message: "the connector's spec.guardrails.maxDestructiveActionsPerHour is 0: retire, wipe, remoteLock and ignoreAlert are forbidden"}, nil
 	}
 	var list v1.ThreatRemediationList
 	if err := r.APIReader.List(ctx, &list, client.InNamespace(p.tr.Namespace)); err != nil {
@@ -50,7 +57,7 @@ func (r *ThreatRemediationReconciler) overCap(ctx context.Context, p *remediatio
 		}
 		for _, rec := range tr.Status.Steps {
 			attempted := rec.State == v1.StepRunning || rec.State == v1.StepSucceeded || rec.State == v1.StepFailed
-			if destructive(rec.Action) && attempted && rec.StartedAt != nil && rec.StartedAt.After(since) {
+			if capped(rec.Action) && attempted && rec.StartedAt != nil && rec.StartedAt.After(since) {
 				starts = append(starts, rec.StartedAt.Time)
 			}
 		}
@@ -62,7 +69,7 @@ func (r *ThreatRemediationReconciler) overCap(ctx context.Context, p *remediatio
 	free := starts[len(starts)-int(limit)].Add(capWindow)
 	p.wakeAt(free)
 	return &summary{reason: ReasonDestructiveCap, reconciling: true, message: fmt.Sprintf(
-		"the connector's cap of %d retire/wipe actions per hour is reached (%d in the last hour); the next is possible at %s",
+		"the connector's cap of %d retire, wipe, remoteLock and ignoreAlert actions per hour is reached (%d in the last hour); the next is possible at %s",
 		limit, len(starts), free.UTC().Format(time.RFC3339))}, nil
 }
 

@@ -33,37 +33,42 @@ func repeatable(a v1.StepAction) bool {
 	return a == v1.StepNotify || a == v1.StepSyncDevice || a == v1.StepIgnoreAlert
 }
 
-// planHash identifies the plan: its steps, in order, with every field.
-func planHash(steps []v1.RemediationStep) string {
-	b, _ := json.Marshal(steps)
+// planHash identifies the plan: its steps, in order, with every field, and whether it is
+// a dry run (an approved dry run must not turn into the real thing). A plan that is not
+// a dry run hashes its steps alone, as before dry runs were part of it.
+func planHash(spec v1.ThreatRemediationSpec) string {
+	b, _ := json.Marshal(spec.Steps)
+	if spec.DryRun {
+		b = append(b, "\ndryRun"...)
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
 
-// freezePlan records the plan's hash, once, before the first step runs.
-func freezePlan(tr *v1.ThreatRemediation) {
-	if tr.Status.PlanHash == "" {
-		tr.Status.PlanHash = planHash(tr.Spec.Steps)
+// stepsStarted says whether any step has an outcome or is running.
+func stepsStarted(tr *v1.ThreatRemediation) bool {
+	for _, rec := range tr.Status.Steps {
+		if rec.State != v1.StepPending && rec.State != v1.StepAwaitingApproval {
+			return true
+		}
 	}
+	return false
 }
 
-// planChanged says how the plan changed after a step ran, or "". A remediation from
-// before plan hashes whose steps have run is frozen as it stands now.
-func planChanged(tr *v1.ThreatRemediation) string {
-	if tr.Status.PlanHash == "" {
-		for _, rec := range tr.Status.Steps {
-			if rec.State != v1.StepPending && rec.State != v1.StepAwaitingApproval {
-				freezePlan(tr)
-				break
-			}
-		}
+// trackPlan keeps status.planHash on the plan until a step has run, and from then on
+// says how the plan changed, or "". A remediation whose steps ran before plan hashes
+// existed is frozen as it stands now.
+func trackPlan(tr *v1.ThreatRemediation) string {
+	h := planHash(tr.Spec)
+	if !stepsStarted(tr) || tr.Status.PlanHash == "" {
+		tr.Status.PlanHash = h
 		return ""
 	}
-	if tr.Status.PlanHash == planHash(tr.Spec.Steps) {
+	if tr.Status.PlanHash == h {
 		return ""
 	}
-	return "spec.steps changed after a step ran; the plan is frozen once any step has run, so that no step runs twice or under another step's record. " +
-		"Put the steps back, or create a new ThreatRemediation for another plan"
+	return "spec.steps or spec.dryRun changed after a step ran; the plan is frozen once any step has run, so that no step runs twice or under another step's record. " +
+		"Put the plan back, or create a new ThreatRemediation for another plan"
 }
 
 // initRecords gives every step of the plan its record, so the status shows the whole
@@ -122,14 +127,23 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 			r.recordOutcome(p, i, v1.StepDryRun, "the connector is ObserveOnly: would "+describe(step))
 			continue
 		}
-		if step.RequiresApproval && !tr.Spec.Approved {
-			r.await(p, i, summary{reason: ReasonAwaitingApproval, reconciling: true,
-				message: fmt.Sprintf("step %d (%s) waits for spec.approved: true", i, step.Action)})
-			return nil
-		}
 		if why := cannotIgnore(p, step); why != "" {
 			r.recordOutcome(p, i, v1.StepSkipped, "not run: "+why)
 			continue
+		}
+		var approval *v1.Approval
+		if r.Approvals.needsApproval(step) {
+			d := r.decide(p)
+			switch {
+			case d.approval == nil:
+				r.await(p, i, summary{reason: ReasonAwaitingApproval, reconciling: true,
+					message: fmt.Sprintf("step %d (%s) %s", i, step.Action, d.wait)})
+				return nil
+			case d.approval.Decision == v1.Denied:
+				r.recordOutcome(p, i, v1.StepSkipped, "not run: denied by "+d.approval.User+optional(": ", d.approval.Message))
+				continue
+			}
+			approval = d.approval
 		}
 		if guardedAction(step.Action) && p.device != nil {
 			// Read back by id when it matters: the snapshot may be a minute old.
@@ -153,19 +167,27 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 		}
 		// notify makes no call outside the cluster: its outcome (a condition and an event)
 		// lands in the same status write as its record, so it needs no Running record
-		// first. Every other step is recorded Running before its call goes out.
-		freezePlan(tr) // before the step's first write: a crash leaves the plan frozen
+		// first. Every other step is recorded Running before its call goes out. The
+		// plan's hash is already in that write, so a crash leaves the plan frozen.
 		if step.Action != v1.StepNotify {
 			started, err := r.start(ctx, p, i)
 			if err != nil || !started {
 				return err
 			}
 		}
-		if err := r.callStep(ctx, p, i, step); err != nil || p.failed {
+		if err := r.callStep(ctx, p, i, step, approvedBy(approval)); err != nil || p.failed {
 			return err
 		}
 	}
 	return nil
+}
+
+// optional is prefix+s, or "" when s is empty.
+func optional(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 func outcomeOf(err error) string {
@@ -202,11 +224,11 @@ func (r *ThreatRemediationReconciler) await(p *remediationPass, i int, why summa
 	p.waiting = &why
 }
 
-// start records step i as Running, after the cap check for destructive steps. The
+// start records step i as Running, after the cap check for capped steps. The
 // write must succeed before the call is made.
 func (r *ThreatRemediationReconciler) start(ctx context.Context, p *remediationPass, i int) (bool, error) {
 	action := p.tr.Spec.Steps[i].Action
-	if destructive(action) {
+	if capped(action) {
 		r.capMu.Lock()
 		defer r.capMu.Unlock()
 		if wait, err := r.overCap(ctx, p); err != nil || wait != nil {
@@ -225,8 +247,9 @@ func (r *ThreatRemediationReconciler) start(ctx context.Context, p *remediationP
 }
 
 // callStep makes the call of step i and records its outcome.
-func (r *ThreatRemediationReconciler) callStep(ctx context.Context, p *remediationPass, i int, step v1.RemediationStep) error {
+func (r *ThreatRemediationReconciler) callStep(ctx context.Context, p *remediationPass, i int, step v1.RemediationStep, approved string) error {
 	msg, err := r.execute(ctx, p, step)
+	msg += approved
 	log.FromContext(ctx).Info("step ran", "remediation", p.tr.Name, "connector", p.conn.Name, "step", i, "action", step.Action,
 		"device", p.tr.Status.IntuneDeviceID, "outcome", outcomeOf(err), "error", err)
 	switch {

@@ -135,6 +135,10 @@ func TestUnattendedThreatEscalatesOnSchedule(t *testing.T) {
 	waitRemediation(t, client.ObjectKeyFromObject(tr), "the alert's id", func(tr *v1.ThreatRemediation) bool {
 		return tr.Spec.Threat != nil && tr.Spec.Threat.AlertID == alert.ID
 	})
+	if r := tr.Annotations[v1.AnnotationRequestedBy]; r != operatorUser {
+		t.Fatalf("the intake's remediation names requester %q, want the operator %q", r, operatorUser)
+	}
+	approve(t, tr, v1.Approved, approver) // remoteLock and ignoreAlert lift or impose a block
 	waitStep(t, tr, 0, v1.StepSucceeded)
 	waitPhase(t, tr, v1.PhaseAwaitingUser)
 
@@ -185,8 +189,8 @@ func TestRestartRepeatsNoStep(t *testing.T) {
 	before := actionCalls(t)
 	tr := handMade(t, conn, "lost-phone", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)},
 		step(v1.StepNotify, 0), step(v1.StepSyncDevice, 0), step(v1.StepWipe, time.Hour))
-	tr.Spec.Approved = true
 	mustCreate(t, tr)
+	approve(t, tr, v1.Approved, approver)
 	waitStep(t, tr, 1, v1.StepSucceeded)
 
 	// A new operator instance (a restart, another replica) finds the steps recorded and
@@ -239,13 +243,11 @@ func TestDestructiveStepWaitsForApproval(t *testing.T) {
 	if n := callsSince(t, before)[routeRetire]; n != 0 {
 		t.Fatalf("retire ran %d times without approval", n)
 	}
-	testkit.Eventually(t, 10*time.Second, "approved", func() (bool, string) {
-		cur := getRemediation(t, client.ObjectKeyFromObject(tr))
-		cur.Spec.Approved = true
-		err := k8s.Update(context.Background(), cur)
-		return err == nil, ""
-	})
-	waitStep(t, tr, 0, v1.StepSucceeded)
+	approve(t, tr, v1.Approved, approver)
+	got = waitStep(t, tr, 0, v1.StepSucceeded)
+	if msg := stepRecord(got, 0).Message; !strings.Contains(msg, "approved by "+approver+": ticket INC-1") {
+		t.Fatalf("the retire record does not name its approver: %q", msg)
+	}
 	got = waitPhase(t, tr, v1.PhaseResolved)
 	if n := callsSince(t, before)[routeRetire]; n != 1 {
 		t.Fatalf("retire calls = %d, want 1", n)
@@ -253,7 +255,7 @@ func TestDestructiveStepWaitsForApproval(t *testing.T) {
 	if v, err := admin.Device(context.Background(), tn.ID, ph.IntuneID); err != nil || v.Managed {
 		t.Fatalf("device still managed after retire: %+v %v", v, err)
 	}
-	waitEvent(t, got, "AwaitingApproval: step 0 (retire) waits for spec.approved: true")
+	waitEvent(t, got, "AwaitingApproval: step 0 (retire) waits for an approval of plan "+got.Status.PlanHash+" by someone other than its requester "+requester)
 }
 
 func TestDestructiveStepsAreCappedPerHour(t *testing.T) {
@@ -265,8 +267,8 @@ func TestDestructiveStepsAreCappedPerHour(t *testing.T) {
 	var trs []*v1.ThreatRemediation
 	for i, name := range []string{"retire-a", "retire-b"} {
 		tr := handMade(t, conn, name, v1.DeviceReference{IntuneDeviceID: v1.GUID(phones[i].IntuneID)}, step(v1.StepRetire, 0))
-		tr.Spec.Approved = true
 		mustCreate(t, tr)
+		approve(t, tr, v1.Approved, approver)
 		trs = append(trs, tr)
 	}
 	var done, capped *v1.ThreatRemediation
@@ -319,8 +321,8 @@ func TestProtectedGroupsAreNeverTouched(t *testing.T) {
 		step(v1.StepSyncDevice, 0), step(v1.StepRemoteLock, 0), step(v1.StepWipe, 0))
 	kiosk := handMade(t, conn, "kiosk", v1.DeviceReference{IntuneDeviceID: v1.GUID(phones[1].IntuneID)}, step(v1.StepRetire, 0))
 	for _, tr := range []*v1.ThreatRemediation{exec, kiosk} {
-		tr.Spec.Approved = true
 		mustCreate(t, tr)
+		approve(t, tr, v1.Approved, approver)
 	}
 	got := waitPhase(t, exec, v1.PhaseResolved)
 	for i, want := range []v1.StepState{v1.StepSucceeded, v1.StepSkipped, v1.StepSkipped} {
@@ -502,6 +504,7 @@ func TestMetadataChangeMidStepDoesNotLookLikeAnInterruption(t *testing.T) {
 	before := actionCalls(t)
 	tr := handMade(t, conn, "lock-it", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)}, step(v1.StepRemoteLock, time.Hour))
 	mustCreate(t, tr)
+	approve(t, tr, v1.Approved, approver)
 	t.Cleanup(func() {
 		patch := []byte(`{"metadata":{"finalizers":null}}`)
 		_ = k8s.Patch(context.Background(), tr, client.RawPatch(types.MergePatchType, patch))
@@ -528,6 +531,7 @@ func TestReplicasRacingOnADueStepSendItOnce(t *testing.T) {
 	before := actionCalls(t)
 	tr := handMade(t, conn, "lock-once", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)}, step(v1.StepRemoteLock, time.Hour))
 	mustCreate(t, tr)
+	approve(t, tr, v1.Approved, approver)
 	waitPhase(t, tr, v1.PhasePending)
 	remediationClock.Step(time.Hour)
 	// Four instances (an old leader finishing, a new one, ...) act on the same due step

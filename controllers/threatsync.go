@@ -46,6 +46,9 @@ type ThreatSyncReconciler struct {
 	// remediations look at the new device state at once (a send never blocks: a missed
 	// one is covered by the remediations' own poll).
 	Refreshed chan<- event.GenericEvent
+	// Operator is the operator's own Kubernetes username, recorded as the requester of
+	// the remediations the intake opens.
+	Operator string
 }
 
 // Reconcile implements reconcile.Reconciler.

@@ -58,6 +58,7 @@ const applyWorkers = 8
 type intake struct {
 	c       client.Client
 	conn    *v1.MTDConnector
+	self    string // the operator's username: the requester of what the intake opens
 	snap    *snapshot.Snapshot
 	minRank int
 
@@ -78,7 +79,7 @@ func (r *ThreatSyncReconciler) newIntake(ctx context.Context, conn *v1.MTDConnec
 	if err := r.List(ctx, &list, client.InNamespace(conn.Namespace), client.MatchingLabels{LabelConnector: conn.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	in := &intake{c: r.Client, conn: conn, snap: snap, minRank: snapshot.Rank(string(conn.MinimumRisk())),
+	in := &intake{c: r.Client, conn: conn, self: r.Operator, snap: snap, minRank: snapshot.Rank(string(conn.MinimumRisk())),
 		open: map[string]*v1.ThreatRemediation{}, episodes: map[string]int{}, byAlert: map[string]*v1.ThreatRemediation{}}
 	for i := range list.Items {
 		tr := &list.Items[i]
@@ -174,6 +175,9 @@ func (in *intake) open1(ctx context.Context, d *intune.ManagedDevice, threat *v1
 	}
 	episode := in.episodes[dev] + 1
 	tr := remediationFor(in.conn, d, episode, threat, detected, alertStatus)
+	// Where admission cannot set the requester (no MutatingAdmissionPolicy), it checks
+	// that the one named is the writer's own username.
+	setAnnotationOn(tr, v1.AnnotationRequestedBy, in.self)
 	in.open[dev], in.episodes[dev] = tr, episode
 	if threat.AlertID != "" {
 		in.byAlert[threat.AlertID] = tr
@@ -340,7 +344,6 @@ func remediationFor(conn *v1.MTDConnector, d *intune.ManagedDevice, episode int,
 			Device:       v1.DeviceReference{IntuneDeviceID: guid(d.ID), EntraDeviceID: guid(d.AzureADDeviceID)},
 			Threat:       threat,
 			Steps:        steps,
-			Approved:     ts.ApproveDestructiveSteps,
 		},
 	}
 	if id := guid(d.AzureADDeviceID); id != "" {

@@ -46,8 +46,8 @@ func TestRiskyDeviceOpensOneRemediationPerEpisode(t *testing.T) {
 	if d := tr.Spec.Device; string(d.EntraDeviceID) != phones[0].EntraID || string(d.IntuneDeviceID) != phones[0].IntuneID {
 		t.Fatalf("device = %+v", d)
 	}
-	if s := tr.Spec.Steps; len(s) != 2 || s[0].Action != v1.StepNotify || s[1].Action != v1.StepSyncDevice || s[1].After.Duration != 15*time.Minute || tr.Spec.Approved {
-		t.Fatalf("default plan = %+v approved %v", s, tr.Spec.Approved)
+	if s := tr.Spec.Steps; len(s) != 2 || s[0].Action != v1.StepNotify || s[1].Action != v1.StepSyncDevice || s[1].After.Duration != 15*time.Minute || tr.Status.Approval != nil {
+		t.Fatalf("default plan = %+v approval %+v", s, tr.Status.Approval)
 	}
 	c := waitFor(t, conn, "device counts from the snapshot", func(c *v1.MTDConnector) bool {
 		d := c.Status.Devices

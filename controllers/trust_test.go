@@ -246,8 +246,8 @@ func TestAStepInsertedBeforeOneThatRanRunsNothing(t *testing.T) {
 	before := actionCalls(t)
 	tr := handMade(t, conn, "insert-before", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)},
 		step(v1.StepSyncDevice, 0), step(v1.StepRemoteLock, time.Hour))
-	tr.Spec.Approved = true
 	mustCreate(t, tr)
+	approve(t, tr, v1.Approved, approver)
 	got := waitStep(t, tr, 0, v1.StepSucceeded)
 	if got.Status.PlanHash == "" {
 		t.Fatal("no plan hash once a step ran")
@@ -268,5 +268,90 @@ func TestAStepInsertedBeforeOneThatRanRunsNothing(t *testing.T) {
 	}
 	if !meta.IsStatusConditionTrue(getRemediation(t, client.ObjectKeyFromObject(tr)).Status.Conditions, v1.ConditionStalled) {
 		t.Fatalf("a changed plan needs a person: %s", conditionsText(got.Status.Conditions))
+	}
+}
+
+// TestAnApprovalMustComeFromSomeoneElseAndHoldsForOnePlan performs the trust issue's
+// approval attacks on the operator's side of the gate (the chart's admission policy,
+// tested with real identities in test/chart, refuses them earlier; these checks hold
+// where it is not installed):
+//   - the requester approves their own wipe;
+//   - a wipe is added to a plan after someone else approved it.
+//
+// Neither sends anything; each approval that cannot stand is cleared with a warning.
+func TestAnApprovalMustComeFromSomeoneElseAndHoldsForOnePlan(t *testing.T) {
+	tn := riskyTenant(t)
+	ph := enrolPhones(t, tn, 1)[0]
+	conn := remediationConnector(t, tn, nil)
+	syncClocks(time.Now())
+	before := actionCalls(t)
+
+	self := handMade(t, conn, "self-approved", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)}, step(v1.StepWipe, 0))
+	mustCreate(t, self)
+	waitStep(t, self, 0, v1.StepAwaitingApproval)
+	approve(t, self, v1.Approved, requester)
+	got := waitRemediation(t, client.ObjectKeyFromObject(self), "the self-approval cleared", func(tr *v1.ThreatRemediation) bool {
+		return tr.Status.Approval == nil && stepState(tr, 0) == v1.StepAwaitingApproval
+	})
+	waitEvent(t, got, `ApprovalCleared: the Approved by "`+requester+`" was cleared: the requester cannot approve their own plan`)
+	reconcileOnce(t, freshRemediationReconciler(time.Minute), self)
+
+	// Approved as a harmless plan (a sync in an hour), then a wipe is added before any
+	// step runs: the approval was for the other plan.
+	grown := handMade(t, conn, "grown-after-approval", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)},
+		v1.RemediationStep{Action: v1.StepSyncDevice, After: &metav1.Duration{Duration: time.Hour}, RequiresApproval: true})
+	mustCreate(t, grown)
+	approved := approve(t, grown, v1.Approved, approver)
+	testkit.Eventually(t, 10*time.Second, "a wipe added to the approved plan", func() (bool, string) {
+		cur := getRemediation(t, client.ObjectKeyFromObject(grown))
+		cur.Spec.Steps = append([]v1.RemediationStep{step(v1.StepWipe, 0)}, cur.Spec.Steps...)
+		err := k8s.Update(context.Background(), cur)
+		return err == nil, fmt.Sprint(err)
+	})
+	got = waitRemediation(t, client.ObjectKeyFromObject(grown), "the approval of the old plan cleared", func(tr *v1.ThreatRemediation) bool {
+		return tr.Status.Approval == nil && tr.Status.PlanHash != approved.Status.PlanHash && stepState(tr, 0) == v1.StepAwaitingApproval
+	})
+	waitEvent(t, got, "was cleared: it was given for plan "+approved.Status.PlanHash+" and the plan is now "+got.Status.PlanHash)
+	advance(t, time.Hour, self, grown)
+	reconcileOnce(t, freshRemediationReconciler(time.Minute), grown)
+	if n := callsSince(t, before); n[routeWipe]+n[routeSync] != 0 {
+		t.Fatalf("device actions under approvals that do not hold: %v", n)
+	}
+	for _, tr := range []*v1.ThreatRemediation{self, grown} {
+		if r := readyReason(getRemediation(t, client.ObjectKeyFromObject(tr))); r != "False/"+controllers.ReasonAwaitingApproval {
+			t.Fatalf("%s: Ready = %s", tr.Name, r)
+		}
+	}
+
+	// Someone else's approval of the plan as it now stands releases it.
+	approve(t, grown, v1.Approved, approver)
+	got = waitStep(t, grown, 0, v1.StepSucceeded)
+	if n := callsSince(t, before)[routeWipe]; n != 1 {
+		t.Fatalf("wipe calls = %d after a valid approval, want 1", n)
+	}
+	if msg := stepRecord(got, 0).Message; !strings.Contains(msg, "approved by "+approver) {
+		t.Fatalf("the wipe record does not name its approver: %q", msg)
+	}
+}
+
+// TestADeniedPlanSkipsItsGatedSteps: an approver's "no" skips the steps that needed an
+// approval and leaves the rest of the plan, and the threat's follow-up, running.
+func TestADeniedPlanSkipsItsGatedSteps(t *testing.T) {
+	tn := riskyTenant(t)
+	ph := enrolPhones(t, tn, 1)[0]
+	conn := remediationConnector(t, tn, nil)
+	syncClocks(time.Now())
+	before := actionCalls(t)
+	tr := handMade(t, conn, "denied", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)},
+		step(v1.StepRemoteLock, 0), step(v1.StepSyncDevice, 0))
+	mustCreate(t, tr)
+	waitStep(t, tr, 0, v1.StepAwaitingApproval)
+	approve(t, tr, v1.Denied, approver)
+	got := waitPhase(t, tr, v1.PhaseResolved)
+	if rec := stepRecord(got, 0); rec.State != v1.StepSkipped || rec.Message != "not run: denied by "+approver+": ticket INC-1" {
+		t.Fatalf("lock record = %+v", rec)
+	}
+	if n := callsSince(t, before); n[routeLock] != 0 || n[routeSync] != 1 {
+		t.Fatalf("device actions = %v; want the sync alone", n)
 	}
 }

@@ -353,20 +353,19 @@ type ThreatSyncSpec struct {
 	// +optional
 	MinimumRisk ThreatRiskLevel `json:"minimumRisk,omitempty"`
 	// defaultPlan is the step list given to each ThreatRemediation the sync opens. Empty
-	// means notify at once and syncDevice after 15 minutes.
+	// means notify at once and syncDevice after 15 minutes. Steps that need an approval
+	// wait, on each remediation, for an approver (status.approval): writing the
+	// connector approves nothing.
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	DefaultPlan []RemediationStep `json:"defaultPlan,omitempty"`
-	// approveDestructiveSteps pre-approves retire and wipe steps of the default plan.
-	// Without it a person must set spec.approved on each ThreatRemediation.
-	// +optional
-	ApproveDestructiveSteps bool `json:"approveDestructiveSteps,omitempty"`
 }
 
 // Guardrails bound device actions taken through a connector.
 type Guardrails struct {
-	// maxDestructiveActionsPerHour caps retire and wipe actions per rolling hour across
-	// all ThreatRemediations of this connector; 0 forbids them.
+	// maxDestructiveActionsPerHour caps retire, wipe, remoteLock and ignoreAlert (which
+	// lifts a block) per rolling hour across all ThreatRemediations of this connector;
+	// 0 forbids them.
 	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000

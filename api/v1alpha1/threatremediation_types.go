@@ -26,7 +26,6 @@ const (
 )
 
 // RemediationStep is one step of a remediation plan.
-// +kubebuilder:validation:XValidation:rule="!(self.action in ['retire', 'wipe']) || (has(self.requiresApproval) && self.requiresApproval)",message="retire and wipe steps must set requiresApproval: true"
 // +kubebuilder:validation:XValidation:rule="!has(self.wipe) || self.action == 'wipe'",message="wipe options are only allowed on a wipe step"
 type RemediationStep struct {
 	// action to take.
@@ -38,8 +37,10 @@ type RemediationStep struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('8760h')",message="after must be between 0s and 8760h"
 	// +optional
 	After *metav1.Duration `json:"after,omitempty"`
-	// requiresApproval holds the step until spec.approved is true. Mandatory for retire
-	// and wipe.
+	// requiresApproval holds this step, too, until the plan is approved (status.approval).
+	// retire, wipe, remoteLock and ignoreAlert need an approval whatever this says
+	// (the installation may exempt remoteLock and ignoreAlert); this adds the gate to
+	// notify or syncDevice.
 	// +optional
 	RequiresApproval bool `json:"requiresApproval,omitempty"`
 	// message is shown to the user by notify.
@@ -127,7 +128,8 @@ type ThreatReference struct {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.threat) || has(self.threat)",message="spec.threat cannot be removed"
 type ThreatRemediationSpec struct {
 	// connectorRef names the MTDConnector, in the same namespace, through which devices
-	// are acted on.
+	// are acted on. It cannot change: an approval is given for one tenant.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="connectorRef is immutable"
 	// +required
 	ConnectorRef LocalObjectReference `json:"connectorRef"`
 	// device the remediation is about. It cannot change.
@@ -144,9 +146,6 @@ type ThreatRemediationSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +required
 	Steps []RemediationStep `json:"steps"`
-	// approved releases the steps that require approval.
-	// +optional
-	Approved bool `json:"approved,omitempty"`
 	// dryRun records what each step would do without acting on the device.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
@@ -156,6 +155,50 @@ type ThreatRemediationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="expireAfter must be at least 1m"
 	// +optional
 	ExpireAfter *metav1.Duration `json:"expireAfter,omitempty"`
+}
+
+// AnnotationRequestedBy names who wrote the remediation's plan: the Kubernetes username
+// of its creator, or of whoever last changed spec.steps or spec.dryRun. The chart's
+// admission policies set it from the request (or, where MutatingAdmissionPolicy is not
+// served, require it to equal the requester's username), and an approval must come from
+// someone else.
+const AnnotationRequestedBy = "mtd.operator.dev/requested-by"
+
+// ApprovalDecision is an approver's answer to a plan.
+// +kubebuilder:validation:Enum=Approved;Denied
+type ApprovalDecision string
+
+const (
+	// Approved releases the steps that need an approval.
+	Approved ApprovalDecision = "Approved"
+	// Denied skips them; the remediation still follows the threat to its end.
+	Denied ApprovalDecision = "Denied"
+)
+
+// Approval is a person's decision on a remediation's plan, written through the status
+// subresource by someone granted the approve verb on threatremediations, as
+// cert-manager's CertificateRequest approval is: the requesters' RBAC (create and update
+// ThreatRemediations) does not include it. Admission checks that the approver is not the
+// requester (AnnotationRequestedBy), records the approver from the request, and allows
+// no other change to the status. A decision is given once, for the plan whose hash it
+// names; when the plan changes before its steps run, the operator clears it.
+type Approval struct {
+	// decision is Approved or Denied.
+	// +required
+	Decision ApprovalDecision `json:"decision"`
+	// planHash is the status.planHash of the plan decided on.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +required
+	PlanHash string `json:"planHash"`
+	// user is the approver's Kubernetes username, taken from the request at admission.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	User string `json:"user,omitempty"`
+	// message is the approver's reason, repeated in events and step records.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // RemediationPhase is where a remediation stands.
@@ -239,11 +282,15 @@ type ThreatRemediationStatus struct {
 	// userPrincipalName of the device's primary user.
 	// +optional
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
-	// planHash is a hash of spec.steps taken when the first step ran: from then on the plan
-	// is frozen, so that no step can be inserted before (or swapped under) a step that
-	// already ran. A changed plan stops the remediation with reason PlanChanged.
+	// planHash identifies the plan (spec.steps and spec.dryRun). It follows the plan
+	// until a step runs and is frozen from then on, so that no step can be inserted
+	// before (or swapped under) a step that already ran: a changed plan then stops the
+	// remediation with reason PlanChanged. An approval names it.
 	// +optional
 	PlanHash string `json:"planHash,omitempty"`
+	// approval is the approver's decision on the plan (see Approval).
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
 	// riskObservedAt is when Intune was first seen reporting the device at or above the
 	// connector's minimumRisk for this threat. A threat resolves on Intune's word (risk
 	// below minimumRisk, device compliant) only in a later device snapshot: a fast feed
@@ -271,6 +318,7 @@ type ThreatRemediationStatus struct {
 // +kubebuilder:printcolumn:name="Device",type=string,JSONPath=`.status.deviceName`
 // +kubebuilder:printcolumn:name="Threat",type=string,JSONPath=`.spec.threat.type`
 // +kubebuilder:printcolumn:name="Risk",type=string,JSONPath=`.status.deviceRisk`
+// +kubebuilder:printcolumn:name="Approval",type=string,JSONPath=`.status.approval.decision`,priority=1
 // +kubebuilder:printcolumn:name="Compliance",type=string,JSONPath=`.status.complianceState`,priority=1
 // +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.userPrincipalName`,priority=1
 // +kubebuilder:printcolumn:name="Resolved",type=date,JSONPath=`.status.resolvedAt`,priority=1

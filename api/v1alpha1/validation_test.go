@@ -212,7 +212,6 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"threat sync minimum risk secured", connector, []edit{{"spec.threatSync.minimumRisk", "secured"}}, "spec.threatSync.minimumRisk: Unsupported value: \"secured\""},
 		{"duplicate protected group", connector, []edit{{"spec.guardrails.protectedGroupIDs", []any{guidA, guidA}}}, "spec.guardrails.protectedGroupIDs[1]: Duplicate value"},
 		{"resync too often", connector, []edit{{"spec.resyncInterval", "5s"}}, "resyncInterval must be between 30s and 24h"},
-		{"default plan wipe without approval", connector, []edit{{"spec.threatSync.defaultPlan", []any{map[string]any{"action": "wipe"}}}}, "retire and wipe steps must set requiresApproval: true"},
 
 		{"no platform", policy, []edit{{"spec.platforms", []any{}}}, "spec.platforms: Invalid value: 0: spec.platforms in body should have at least 1 items"},
 		{"duplicate platform", policy, []edit{{"spec.platforms", []any{"iOS", "iOS"}}}, "spec.platforms[1]: Duplicate value: \"iOS\""},
@@ -231,8 +230,6 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			map[string]any{"type": "cosmicRay", "risk": "high"}}}}, "Unsupported value: \"cosmicRay\""},
 		{"empty display name", policy, []edit{{"spec.displayName", ""}}, "spec.displayName: Invalid value: \"\": spec.displayName in body should be at least 1 chars long"},
 
-		{"wipe without approval gate", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "wipe"}}}}, "retire and wipe steps must set requiresApproval: true"},
-		{"retire without approval gate", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "retire", "requiresApproval": false}}}}, "retire and wipe steps must set requiresApproval: true"},
 		{"unknown step action", remediation, []edit{{"spec.steps", []any{map[string]any{"action": "reboot"}}}}, "spec.steps[0].action: Unsupported value: \"reboot\""},
 		{"no steps", remediation, []edit{{"spec.steps", []any{}}}, "spec.steps in body should have at least 1 items"},
 		{"device without ids", remediation, []edit{{"spec.device", map[string]any{}}}, "device needs at least one of intuneDeviceID, entraDeviceID or uesDeviceID"},
@@ -370,6 +367,28 @@ func TestTenantIDsAreImmutable(t *testing.T) {
 	changed.Spec.Suspend = true
 	if err := env.Client.Update(ctx, changed); err != nil {
 		t.Fatalf("updating suspend: %v", err)
+	}
+}
+
+// TestARemediationsTenantIsFixed: an approval is given for a plan in one tenant, so a
+// remediation cannot be moved to another connector.
+func TestARemediationsTenantIsFixed(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	r := validRemediation()
+	r.Namespace = ns
+	if err := env.Client.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	moved := r.DeepCopy()
+	moved.Spec.ConnectorRef.Name = "another-teams-connector"
+	if err := env.Client.Update(ctx, moved); err == nil || !strings.Contains(err.Error(), "connectorRef is immutable") {
+		t.Fatalf("update = %v, want refusal \"connectorRef is immutable\"", err)
+	}
+	dry := r.DeepCopy()
+	dry.Spec.DryRun = true
+	if err := env.Client.Update(ctx, dry); err != nil {
+		t.Fatalf("updating dryRun: %v", err)
 	}
 }
 

@@ -4,13 +4,19 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -18,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
 	"github.com/mtd-operator/mtd-operator/internal/scheme"
@@ -49,6 +56,7 @@ type config struct {
 	threatSyncMaxInterval    time.Duration
 	allowedEndpointHosts     string
 	workloadIdentityNS       string
+	approvalExempt           string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -67,7 +75,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.allowedEndpointHosts, "allowed-endpoint-hosts", "", "comma-separated hosts (host or host:port) that connectors' endpoint overrides may name; empty: none (credentials go only to the clouds' own endpoints)")
 	fs.StringVar(&c.workloadIdentityNS, "workload-identity-namespaces", "", "comma-separated namespaces whose connectors may use workloadIdentity, the operator's own Azure identity; empty: none")
 	fs.IntVar(&c.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "workers per controller")
-	fs.IntVar(&c.maxDestructivePerHour, "max-destructive-actions-per-hour", 20, "ceiling on retire/wipe actions per connector per hour, over any connector's own guardrail")
+	fs.IntVar(&c.maxDestructivePerHour, "max-destructive-actions-per-hour", 20, "ceiling on retire, wipe, remoteLock and ignoreAlert actions per connector per hour, over any connector's own guardrail")
+	fs.StringVar(&c.approvalExempt, "approval-exempt-actions", "", "comma-separated actions that run without an approval: remoteLock and/or ignoreAlert (retire and wipe always need one); empty: none")
 	fs.DurationVar(&c.remediationRetention, "remediation-retention", 7*24*time.Hour, "how long Resolved ThreatRemediations are kept (unless labelled mtd.operator.dev/keep=true)")
 	fs.DurationVar(&c.remediationPollInterval, "remediation-poll-interval", time.Minute, "how often an open ThreatRemediation re-reads its device when no step is due sooner")
 	fs.IntVar(&c.uesRequestsPer10s, "ues-requests-per-10s", 100, "UES calls per tenant per 10 s")
@@ -187,6 +196,16 @@ func run(c *config) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
+	exempt, err := approvalExempt(c.approvalExempt)
+	if err != nil {
+		return err
+	}
+	self, err := whoAmI(ctx, cfg)
+	if err != nil {
+		// Where admission cannot fill in the requester, the intake's remediations are
+		// then refused with a clear error; nothing else depends on it.
+		log.Error(err, "cannot learn the operator's own username; the remediations the intake opens name no requester")
+	}
 	opts := controllers.Options{
 		DefaultResync:                c.defaultResync,
 		MaxResync:                    c.maxResync,
@@ -197,6 +216,7 @@ func run(c *config) error {
 		RemediationPollInterval:      c.remediationPollInterval,
 		UESRequestsPer10s:            c.uesRequestsPer10s,
 		GraphLimitMargin:             c.graphLimitMargin,
+		Approvals:                    controllers.ApprovalGate{Exempt: exempt, Operator: self},
 		Policy: credentials.Policy{
 			EndpointHosts:              splitList(c.allowedEndpointHosts),
 			WorkloadIdentityNamespaces: splitList(c.workloadIdentityNS),
@@ -205,7 +225,8 @@ func run(c *config) error {
 	if err := controllers.SetupAll(ctx, mgr, opts); err != nil {
 		return err
 	}
-	log.Info("starting", "version", version, "leaderElection", c.leaderElect, "watchNamespaces", c.watchNamespaces)
+	log.Info("starting", "version", version, "leaderElection", c.leaderElect, "watchNamespaces", c.watchNamespaces,
+		"username", self, "approvalExemptActions", c.approvalExempt)
 	return mgr.Start(ctx)
 }
 
@@ -217,4 +238,31 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// approvalExempt parses --approval-exempt-actions: only the actions the gate allows to
+// exempt, so that a typo cannot silently leave a wipe ungated.
+func approvalExempt(s string) (map[v1.StepAction]bool, error) {
+	out := map[v1.StepAction]bool{}
+	for _, a := range splitList(s) {
+		if !slices.Contains(controllers.Exemptible, v1.StepAction(a)) {
+			return nil, fmt.Errorf("--approval-exempt-actions: %q cannot run without an approval (only %v may be exempted)", a, controllers.Exemptible)
+		}
+		out[v1.StepAction(a)] = true
+	}
+	return out, nil
+}
+
+// whoAmI asks the API server which username the operator's credentials carry
+// (SelfSubjectReview, which every authenticated user may create).
+func whoAmI(ctx context.Context, cfg *rest.Config) (string, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	r, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	return r.Status.UserInfo.Username, nil
 }
