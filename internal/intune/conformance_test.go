@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -23,15 +24,22 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// recorder keeps the (decompressed) bodies of the requests it forwards.
+// recorder keeps the (decompressed) bodies and the queries of the requests it forwards.
 type recorder struct {
-	base   http.RoundTripper
-	mu     sync.Mutex
-	bodies map[string][]string // "METHOD path" -> bodies
-	gzip   map[string]bool     // "METHOD path" -> the last body was gzip-compressed
+	base    http.RoundTripper
+	mu      sync.Mutex
+	bodies  map[string][]string     // "METHOD path" -> bodies
+	gzip    map[string]bool         // "METHOD path" -> the last body was gzip-compressed
+	queries map[string][]url.Values // "METHOD path" -> queries
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	if r.queries == nil {
+		r.queries = map[string][]url.Values{}
+	}
+	r.queries[req.Method+" "+req.URL.Path] = append(r.queries[req.Method+" "+req.URL.Path], req.URL.Query())
+	r.mu.Unlock()
 	if req.Body != nil {
 		raw, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -68,6 +76,13 @@ func (r *recorder) last(key string) string {
 		return ""
 	}
 	return bs[len(bs)-1]
+}
+
+// queried returns the queries of the requests to key, oldest first.
+func (r *recorder) queried(key string) []url.Values {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.queries[key])
 }
 
 func (r *recorder) gzipped(key string) bool {
@@ -345,6 +360,129 @@ func TestManagedDevices(t *testing.T) {
 		t.Fatalf("after wipe: managed %v, activated %v", v.Managed, v.Activated)
 	}
 	asOutbound(t, c.RunDeviceAction(ctx, devs[0].IntuneID, "selfDestruct", nil), outbound.Terminal)
+}
+
+// TestDeviceActionResults: the single-device read carries Intune's action history
+// (deviceActionResults), with each action's state and times as the twin records them,
+// pending until the device checks in when the twin has an action delay; the list
+// does not select it.
+func TestDeviceActionResults(t *testing.T) {
+	fresh(t)
+	rec := &recorder{base: twin.Client().Transport}
+	c := newClient(t, func(cfg *intune.Config) { cfg.Transport = rec })
+	devs := enrol(t, 3, adminapi.Device{})
+	now := func() time.Time {
+		t.Helper()
+		n, err := admin.Now(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	read := func(id string) *intune.ManagedDevice {
+		t.Helper()
+		d, err := c.GetManagedDevice(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	only := func(d *intune.ManagedDevice, name string) intune.DeviceActionResult {
+		t.Helper()
+		var found []intune.DeviceActionResult
+		for _, r := range d.ActionResults {
+			if r.Name == name {
+				found = append(found, r)
+			}
+		}
+		if len(found) != 1 {
+			t.Fatalf("%s results %+v in %+v", name, found, d.ActionResults)
+		}
+		return found[0]
+	}
+
+	if d := read(devs[0].IntuneID); len(d.ActionResults) != 0 {
+		t.Fatalf("fresh device has action results %+v", d.ActionResults)
+	}
+	getKey := "GET " + routeDevices + "/" + devs[0].IntuneID
+	if qs := rec.queried(getKey); len(qs) != 1 || !slices.Contains(strings.Split(qs[0].Get("$select"), ","), "deviceActionResults") {
+		t.Fatalf("GetManagedDevice queries %v, want a $select with deviceActionResults", qs)
+	}
+
+	// No action delay (the twin's default): remoteLock is done at once.
+	before := now()
+	if err := c.RunDeviceAction(ctx, devs[0].IntuneID, intune.ActionRemoteLock, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := now()
+	lock := only(read(devs[0].IntuneID), "remoteLock")
+	if lock.State != "done" || lock.Started.Before(before) || lock.Started.After(after) || !lock.Updated.Equal(lock.Started) {
+		t.Fatalf("remoteLock %+v, want done, started in [%v, %v]", lock, before, after)
+	}
+
+	// The list selects neither the history nor reads it.
+	all, err := c.ListManagedDevices(ctx, intune.DeviceFilter{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("list = %d devices, %v", len(all), err)
+	}
+	for _, d := range all {
+		if d.ActionResults != nil {
+			t.Fatalf("listed device %s has action results %+v", d.ID, d.ActionResults)
+		}
+	}
+	if qs := rec.queried("GET " + routeDevices); len(qs) != 1 || qs[0].Get("$select") == "" ||
+		slices.Contains(strings.Split(qs[0].Get("$select"), ","), "deviceActionResults") {
+		t.Fatalf("ListManagedDevices queries %v, want a $select without deviceActionResults", qs)
+	}
+
+	// With an action delay, the device carries out remoteLock and wipe at its check-in.
+	const delay = time.Hour
+	if _, err := admin.SetActionDelay(ctx, delay); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.SetActionDelay(ctx, 0); err != nil {
+			t.Error(err)
+		}
+	})
+	before = now()
+	if err := c.RunDeviceAction(ctx, devs[1].IntuneID, intune.ActionRemoteLock, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RunDeviceAction(ctx, devs[2].IntuneID, intune.ActionWipe, nil); err != nil {
+		t.Fatal(err)
+	}
+	after = now()
+	lock = only(read(devs[1].IntuneID), "remoteLock")
+	wipe := only(read(devs[2].IntuneID), "wipe")
+	for _, r := range []intune.DeviceActionResult{lock, wipe} {
+		if r.State != "pending" || r.Started.Before(before) || r.Started.After(after) || !r.Updated.Equal(r.Started) {
+			t.Fatalf("%s before the check-in: %+v, want pending, started in [%v, %v]", r.Name, r, before, after)
+		}
+	}
+	if _, err := admin.Advance(ctx, delay); err != nil {
+		t.Fatal(err)
+	}
+	done := only(read(devs[1].IntuneID), "remoteLock")
+	if done.State != "done" || !done.Started.Equal(lock.Started) || !done.Updated.Equal(lock.Started.Add(delay)) {
+		t.Fatalf("remoteLock after the check-in: %+v, want done, updated at %v", done, lock.Started.Add(delay))
+	}
+	_, err = c.GetManagedDevice(ctx, devs[2].IntuneID)
+	asOutbound(t, err, outbound.NotFound) // wiped: no longer managed
+
+	// An action the client never sent, which failed, as Intune would show it.
+	started := now().Add(-10 * time.Minute)
+	if _, err := admin.RecordActionResult(ctx, tenant(), devs[0].IntuneID, adminapi.ActionResult{
+		ActionName: "retire", ActionState: "failed", StartDateTime: started, LastUpdatedDateTime: started.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	d := read(devs[0].IntuneID)
+	if r, ok := d.LastActionResult("retire"); !ok || r.State != "failed" || !r.Started.Equal(started) || !r.Updated.Equal(started.Add(time.Minute)) {
+		t.Fatalf("recorded retire %+v, %v in %+v", r, ok, d.ActionResults)
+	}
+	if len(d.ActionResults) != 2 || d.ActionResults[0].Name != "remoteLock" {
+		t.Fatalf("history %+v, want the remoteLock then the retire", d.ActionResults)
+	}
 }
 
 func TestManagedDevicesPaging(t *testing.T) {

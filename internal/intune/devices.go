@@ -40,11 +40,12 @@ func (c *client) ListManagedDevices(ctx context.Context, f DeviceFilter) ([]Mana
 // devicePageSize is the largest managedDevices page Graph serves.
 const devicePageSize = 1000
 
-// GetManagedDevice makes one GET with $select.
+// GetManagedDevice makes one GET with $select, which unlike ListManagedDevices's also
+// asks for deviceActionResults.
 func (c *client) GetManagedDevice(ctx context.Context, id string) (*ManagedDevice, error) {
 	m, err := call(ctx, c, opGetManagedDevice, func(ctx context.Context) (models.ManagedDeviceable, error) {
 		return c.devices().ByManagedDeviceId(id).Get(ctx, &devicemanagement.ManagedDevicesManagedDeviceItemRequestBuilderGetRequestConfiguration{
-			QueryParameters: &devicemanagement.ManagedDevicesManagedDeviceItemRequestBuilderGetQueryParameters{Select: deviceSelect},
+			QueryParameters: &devicemanagement.ManagedDevicesManagedDeviceItemRequestBuilderGetQueryParameters{Select: deviceDetailSelect},
 		})
 	})
 	if err != nil {

@@ -270,9 +270,13 @@ func targetsFromModel(as []models.DeviceCompliancePolicyAssignmentable) []Assign
 	return out
 }
 
-// deviceSelect is the $select matching ManagedDevice, so pages stay small.
+// deviceSelect is the $select matching ManagedDevice but for ActionResults, so pages
+// stay small.
 var deviceSelect = []string{"id", "deviceName", "operatingSystem", "osVersion", "azureADDeviceId", "userId",
 	"userPrincipalName", "complianceState", "partnerReportedThreatState", "lastSyncDateTime"}
+
+// deviceDetailSelect is the $select matching all of ManagedDevice, for one device.
+var deviceDetailSelect = append(slices.Clip(deviceSelect), "deviceActionResults")
 
 func deviceFromModel(m models.ManagedDeviceable) ManagedDevice {
 	return ManagedDevice{
@@ -286,7 +290,25 @@ func deviceFromModel(m models.ManagedDeviceable) ManagedDevice {
 		ComplianceState:            enumString(m.GetComplianceState()),
 		PartnerReportedThreatState: enumString(m.GetPartnerReportedThreatState()),
 		LastSync:                   deref(m.GetLastSyncDateTime()),
+		ActionResults:              actionResultsFromModel(m.GetDeviceActionResults()),
 	}
+}
+
+// actionResultsFromModel is nil for none (also when deviceActionResults was not selected).
+func actionResultsFromModel(rs []models.DeviceActionResultable) []DeviceActionResult {
+	var out []DeviceActionResult
+	for _, r := range rs {
+		if r == nil {
+			continue
+		}
+		out = append(out, DeviceActionResult{
+			Name:    deref(r.GetActionName()),
+			State:   enumString(r.GetActionState()),
+			Started: deref(r.GetStartDateTime()),
+			Updated: deref(r.GetLastUpdatedDateTime()),
+		})
+	}
+	return out
 }
 
 // deviceFilter builds the documented $filter subset: eq clauses joined by and.

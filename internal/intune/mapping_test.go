@@ -3,6 +3,7 @@ package intune
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -260,9 +261,49 @@ func TestDeviceMapping(t *testing.T) {
 	if d := deviceFromModel(m); d.PartnerReportedThreatState != "" || d.ID != "d2" {
 		t.Fatalf("unknown threat state = %+v", d)
 	}
-	// The $select asks for exactly the mapped fields.
-	if len(deviceSelect) != reflect.TypeOf(ManagedDevice{}).NumField() {
-		t.Fatalf("$select has %d fields, ManagedDevice %d", len(deviceSelect), reflect.TypeOf(ManagedDevice{}).NumField())
+	// The single-device $select asks for exactly the mapped fields; the list's for all
+	// but the action history.
+	if n := reflect.TypeOf(ManagedDevice{}).NumField(); len(deviceDetailSelect) != n || len(deviceSelect) != n-1 {
+		t.Fatalf("$select has %d fields (list %d), ManagedDevice %d", len(deviceDetailSelect), len(deviceSelect), n)
+	}
+	if slices.Contains(deviceSelect, "deviceActionResults") || deviceDetailSelect[len(deviceDetailSelect)-1] != "deviceActionResults" ||
+		!slices.Equal(deviceDetailSelect[:len(deviceSelect)], deviceSelect) {
+		t.Fatalf("$select list %v, one device %v", deviceSelect, deviceDetailSelect)
+	}
+}
+
+func TestDeviceActionResultsMapping(t *testing.T) {
+	wire := `{"id":"d1","deviceActionResults":[
+		{"actionName":"retire","actionState":"pending","startDateTime":"2026-02-03T04:05:06Z","lastUpdatedDateTime":"2026-02-03T04:05:06Z"},
+		{"actionName":"remoteLock","actionState":"done","startDateTime":"2026-02-03T04:05:06.1234567Z","lastUpdatedDateTime":"2026-02-03T05:05:06Z"},
+		{"actionName":"wipe","actionState":"notSupported"},
+		{"actionName":"retire","actionState":"stuck","startDateTime":"2026-02-04T00:00:00Z","lastUpdatedDateTime":"2026-02-04T00:00:00Z"}]}`
+	d := deviceFromModel(parse[models.ManagedDeviceable](t, wire, models.CreateManagedDeviceFromDiscriminatorValue))
+	later := time.Date(2026, 2, 4, 0, 0, 0, 0, time.UTC)
+	want := []DeviceActionResult{
+		{Name: "retire", State: "pending", Started: modified, Updated: modified},
+		{Name: "remoteLock", State: "done", Started: modified.Add(123456700 * time.Nanosecond), Updated: modified.Add(time.Hour)},
+		{Name: "wipe", State: "notSupported"},
+		{Name: "retire", State: "", Started: later, Updated: later}, // a state the SDK does not know
+	}
+	if !reflect.DeepEqual(d.ActionResults, want) {
+		t.Fatalf("\n got %+v\nwant %+v", d.ActionResults, want)
+	}
+	// The latest retire by start time, wherever Graph lists it.
+	if r, ok := d.LastActionResult("retire"); !ok || !r.Started.Equal(later) {
+		t.Fatalf("last retire = %+v, %v", r, ok)
+	}
+	if r, ok := d.LastActionResult("remoteLock"); !ok || r.State != "done" {
+		t.Fatalf("last remoteLock = %+v, %v", r, ok)
+	}
+	if _, ok := d.LastActionResult("syncDevice"); ok {
+		t.Fatal("found a syncDevice that was never sent")
+	}
+	// None listed, or not selected: nil.
+	for _, w := range []string{`{"id":"d2","deviceActionResults":[]}`, `{"id":"d3"}`} {
+		if d := deviceFromModel(parse[models.ManagedDeviceable](t, w, models.CreateManagedDeviceFromDiscriminatorValue)); d.ActionResults != nil {
+			t.Fatalf("%s: action results %+v", w, d.ActionResults)
+		}
 	}
 }
 

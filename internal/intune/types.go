@@ -123,6 +123,39 @@ type ManagedDevice struct {
 	ComplianceState            string // unknown, compliant, noncompliant, conflict, error, inGracePeriod, configManager
 	PartnerReportedThreatState string // unknown, activated, deactivated, secured, lowSeverity, ... or ""
 	LastSync                   time.Time
+	// ActionResults is deviceActionResults, Intune's history of the remote actions sent to
+	// the device, in the order Graph lists them. Only GetManagedDevice reads it:
+	// ListManagedDevices leaves it nil so that device pages stay small. Use it to tell
+	// whether an action was already sent (after a crash mid-call, say) and how far it got:
+	// retire, wipe and remoteLock stay pending until the device checks in.
+	ActionResults []DeviceActionResult
+}
+
+// DeviceActionResult is one deviceActionResult: a remote action sent to a device and
+// its progress.
+type DeviceActionResult struct {
+	// Name is actionName, e.g. syncDevice, remoteLock, retire or wipe.
+	Name string
+	// State is actionState: none, pending, canceled, active, done, failed or
+	// notSupported; "" when Graph sent a value the SDK does not know.
+	State string
+	// Started is startDateTime, Updated lastUpdatedDateTime; zero when Graph omitted them.
+	Started, Updated time.Time
+}
+
+// LastActionResult returns the result of the most recently started action called name
+// (the latest in Graph's order among equal start times), if Intune lists one.
+func (d ManagedDevice) LastActionResult(name string) (DeviceActionResult, bool) {
+	var (
+		last  DeviceActionResult
+		found bool
+	)
+	for _, r := range d.ActionResults {
+		if r.Name == name && (!found || !r.Started.Before(last.Started)) {
+			last, found = r, true
+		}
+	}
+	return last, found
 }
 
 // DeviceFilter selects managed devices with the $filter subset known to work; empty
