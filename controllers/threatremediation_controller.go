@@ -33,6 +33,7 @@ const (
 	ReasonPlanChanged      = "PlanChanged"
 	ReasonAwaitingSnapshot = "AwaitingDeviceSnapshot"
 	ReasonAwaitingApproval = "AwaitingApproval"
+	ReasonSettlingStep     = "SettlingInterruptedStep"
 	ReasonDestructiveCap   = "DestructiveActionCap"
 	ReasonStepFailed       = "StepFailed"
 	ReasonExpired          = "Expired"
@@ -199,6 +200,15 @@ func (r *ThreatRemediationReconciler) reconcile(ctx context.Context, p *remediat
 		}
 		p.conds.summarise(summary{reason: reasonFor(err), message: "reading the device: " + err.Error(), reconciling: true})
 		return requeueFor(err)
+	}
+	if err := r.settle(ctx, p); err != nil {
+		p.conds.summarise(summary{reason: reasonFor(err), message: "reading the device's action history: " + err.Error(), reconciling: true})
+		return requeueFor(err)
+	}
+	if w := p.waiting; w != nil {
+		// An interrupted step is not decided yet: nothing else moves until it is.
+		p.conds.summarise(*w)
+		return ctrl.Result{RequeueAfter: max(p.wake.Sub(p.now), time.Second)}, nil
 	}
 	if reason, msg, ok := resolution(p); ok {
 		return r.resolve(p, reason, msg)

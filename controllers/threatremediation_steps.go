@@ -23,10 +23,8 @@ import (
 // object's resourceVersion, before its call goes out, and its outcome is recorded after. A
 // record found Running at the start of a pass means the operator stopped mid-call:
 // notify, syncDevice and ignoreAlert are harmless to send again and are; remoteLock,
-// retire and wipe are not, and are marked Failed for a person to check, never re-sent.
-
-const unknownOutcome = "the operator stopped while this step was running, so whether Intune received it is unknown; " +
-	"it is never sent twice: check the device in Intune and run the action by hand if it is still needed"
+// retire and wipe are not, and are settled from Intune's device action history
+// (threatremediation_history.go), never re-sent on a guess.
 
 // repeatable steps may be sent again after an interrupted attempt.
 func repeatable(a v1.StepAction) bool {
@@ -108,9 +106,7 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 			return nil
 		case v1.StepRunning:
 			if !repeatable(step.Action) {
-				r.recordOutcome(p, i, v1.StepFailed, unknownOutcome)
-				p.failed = true
-				return nil
+				return nil // settle could not decide yet, and says when it will
 			}
 		}
 		if due := tr.Status.DetectedAt.Add(after(step)); p.now.Before(due) {
@@ -162,6 +158,10 @@ func (r *ThreatRemediationReconciler) runSteps(ctx context.Context, p *remediati
 			}
 			if group != "" {
 				r.recordOutcome(p, i, v1.StepSkipped, "not run: the device or its user is in protected group "+group+" (spec.guardrails.protectedGroupIDs of the connector)")
+				continue
+			}
+			if why, ok := alreadyInIntune(p.device, step.Action, tr.Status.DetectedAt.Time); ok {
+				r.recordOutcome(p, i, v1.StepSucceeded, "not sent: "+why)
 				continue
 			}
 		}

@@ -143,15 +143,16 @@ type DeviceActionResult struct {
 	Started, Updated time.Time
 }
 
-// LastActionResult returns the result of the most recently started action called name
-// (the latest in Graph's order among equal start times), if Intune lists one.
+// LastActionResult returns the result of the most recently started action called name,
+// compared case-insensitively (the latest in Graph's order among equal start times), if
+// Intune lists one.
 func (d ManagedDevice) LastActionResult(name string) (DeviceActionResult, bool) {
 	var (
 		last  DeviceActionResult
 		found bool
 	)
 	for _, r := range d.ActionResults {
-		if r.Name == name && (!found || !r.Started.Before(last.Started)) {
+		if strings.EqualFold(r.Name, name) && (!found || !r.Started.Before(last.Started)) {
 			last, found = r, true
 		}
 	}

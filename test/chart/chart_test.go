@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -126,6 +127,11 @@ var typed = map[string]func() any{
 	"ClusterRoleBinding":  func() any { return &rbacv1.ClusterRoleBinding{} },
 	"Role":                func() any { return &rbacv1.Role{} },
 	"RoleBinding":         func() any { return &rbacv1.RoleBinding{} },
+
+	"ValidatingAdmissionPolicy":        func() any { return &admissionv1.ValidatingAdmissionPolicy{} },
+	"ValidatingAdmissionPolicyBinding": func() any { return &admissionv1.ValidatingAdmissionPolicyBinding{} },
+	"MutatingAdmissionPolicy":          func() any { return &admissionv1.MutatingAdmissionPolicy{} },
+	"MutatingAdmissionPolicyBinding":   func() any { return &admissionv1.MutatingAdmissionPolicyBinding{} },
 }
 
 // assertStrict decodes every object of a built-in kind strictly and checks that nothing
@@ -563,7 +569,10 @@ func TestChartNamespaced(t *testing.T) {
 			t.Errorf("namespaced install renders %s %s", k, o.name())
 		}
 		for _, o := range m.all(k) {
-			if !strings.HasSuffix(o.name(), "-metrics-auth") && !strings.HasSuffix(o.name(), "-metrics-reader") {
+			// Besides the metrics reviews, only the roles for people, which grant the
+			// operator nothing (they are bound by RoleBindings in the teams' namespaces).
+			people := k == "ClusterRole" && (strings.HasSuffix(o.name(), "-viewer") || strings.HasSuffix(o.name(), "-editor") || strings.HasSuffix(o.name(), "-approver"))
+			if !people && !strings.HasSuffix(o.name(), "-metrics-auth") && !strings.HasSuffix(o.name(), "-metrics-reader") {
 				t.Errorf("namespaced install renders %s %s", k, o.name())
 			}
 		}
@@ -605,6 +614,67 @@ func TestChartTwoReplicas(t *testing.T) {
 	}
 }
 
+// TestChartPeopleRoles: requesting and approving are separate roles, and approving is
+// never handed out by Kubernetes' default roles.
+func TestChartPeopleRoles(t *testing.T) {
+	m := mustTemplate(t, "")
+	editor := rulesOf(t, m.must(t, "ClusterRole", "", fullname+"-editor"))
+	approver := rulesOf(t, m.must(t, "ClusterRole", "", fullname+"-approver"))
+	viewer := rulesOf(t, m.must(t, "ClusterRole", "", fullname+"-viewer"))
+	const g = "mtd.operator.dev"
+	if !hasRule(editor, g, "threatremediations", "create", "update", "patch", "delete") || !hasRule(editor, g, "mtdconnectors", "create") {
+		t.Errorf("editor rules = %+v", editor)
+	}
+	for _, r := range editor {
+		for _, res := range r.Resources {
+			if strings.HasSuffix(res, "/status") || slices.Contains(r.Verbs, "approve") || slices.Contains(r.Verbs, "*") {
+				t.Errorf("the editor can approve: %+v", r)
+			}
+		}
+	}
+	if !hasRule(approver, g, "threatremediations", "approve") || !hasRule(approver, g, "threatremediations/status", "update", "patch") {
+		t.Errorf("approver rules = %+v", approver)
+	}
+	for _, r := range approver {
+		for _, v := range []string{"create", "update", "patch", "delete", "*"} {
+			if slices.Contains(r.Resources, "threatremediations") && slices.Contains(r.Verbs, v) {
+				t.Errorf("the approver can %s plans: %+v", v, r)
+			}
+		}
+	}
+	if !hasRule(viewer, g, "threatremediations", "get", "list", "watch") {
+		t.Errorf("viewer rules = %+v", viewer)
+	}
+	labels := m.must(t, "ClusterRole", "", fullname+"-approver").stringMap("labels")
+	for k := range labels {
+		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+			t.Errorf("the approver role is aggregated (%s)", k)
+		}
+	}
+	if m.must(t, "ClusterRole", "", fullname+"-editor").stringMap("labels")["rbac.authorization.k8s.io/aggregate-to-edit"] != "true" {
+		t.Error("the editor role is not aggregated into edit")
+	}
+	off := mustTemplate(t, "rbac:\n  userRoles:\n    aggregateToDefaultRoles: false\n")
+	for k := range off.must(t, "ClusterRole", "", fullname+"-viewer").stringMap("labels") {
+		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+			t.Errorf("aggregateToDefaultRoles=false still aggregates the viewer (%s)", k)
+		}
+	}
+	none := mustTemplate(t, "rbac:\n  userRoles:\n    create: false\napprovals:\n  admissionPolicies: false\n")
+	for _, k := range []string{"ValidatingAdmissionPolicy", "MutatingAdmissionPolicy"} {
+		if n := len(none.all(k)); n != 0 {
+			t.Errorf("%d %s with approvals.admissionPolicies=false", n, k)
+		}
+	}
+	if none.find("ClusterRole", "", fullname+"-approver") != nil {
+		t.Error("the approver role with rbac.userRoles.create=false")
+	}
+	exempt := deployment(t, mustTemplate(t, "operator:\n  approvalExemptActions: [remoteLock]\n"), namespace, fullname)
+	if !slices.Contains(exempt.Spec.Template.Spec.Containers[0].Args, "--approval-exempt-actions=remoteLock") {
+		t.Errorf("args = %v", exempt.Spec.Template.Spec.Containers[0].Args)
+	}
+}
+
 func TestChartRejectsBadValues(t *testing.T) {
 	for _, c := range []struct {
 		name, values string
@@ -621,6 +691,8 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"client id", "azureWorkloadIdentity:\n  enabled: true\n  clientId: not-a-guid\n", nil, "clientId"},
 		{"two active replicas", "replicaCount: 2\nleaderElection:\n  enabled: false\n", nil, "leaderElection.enabled"},
 		{"workload identity without a client id", "azureWorkloadIdentity:\n  enabled: true\n", nil, "clientId"},
+		{"a wipe without approval", "operator:\n  approvalExemptActions: [remoteLock, wipe]\n", nil, "approvalExemptActions"},
+		{"a mutating policy of sorts", "approvals:\n  mutatingPolicy: sometimes\n", nil, "mutatingPolicy"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := template(t, c.values, c.extra...)

@@ -330,6 +330,32 @@ func apply(t *testing.T, manifest string) {
 	kubectl(t, "apply", "-f", f.Name())
 }
 
+// approver is granted the chart's approver role in the samples' namespace; the samples
+// are written by the cluster admin.
+const approver = "secops-lead@contoso.example"
+
+// approveAsAnotherPerson approves the remediation's plan as approver, through the status
+// subresource, once the operator has published its hash, after checking that the plan's
+// requester (the cluster admin, who may do anything else) cannot approve it.
+func approveAsAnotherPerson(t *testing.T, name string) {
+	t.Helper()
+	kubectl(t, "create", "rolebinding", "approver-"+name, "-n", stack.SamplesNamespace, "--clusterrole="+stack.Release+"-approver", "--user="+approver)
+	var hash string
+	eventually(t, "the plan's hash published", func() (bool, string) {
+		hash = kubectl(t, "get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.planHash}")
+		return hash != "", "no status.planHash yet"
+	})
+	patch := `{"status":{"approval":{"decision":"Approved","planHash":"` + hash + `","message":"e2e"}}}`
+	args := []string{"patch", "threatremediation", name, "-n", stack.SamplesNamespace, "--subresource=status", "--type=merge", "-p", patch}
+	if out, err := st.Kubectl(ctx, args...); err == nil || !strings.Contains(err.Error()+out, "cannot approve it") {
+		t.Fatalf("the requester approving their own plan: %v %s", err, out)
+	}
+	kubectl(t, append([]string{"--as=" + approver}, args...)...)
+	if got := kubectl(t, "get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.approval.user}"); got != approver {
+		t.Fatalf("approval.user = %q, want %q", got, approver)
+	}
+}
+
 func deviceActionCalls(t *testing.T, action string) int64 {
 	t.Helper()
 	return testkit.Calls(t, st.Admin, "POST /v1.0/deviceManagement/managedDevices/{id}/"+action)
@@ -355,13 +381,13 @@ metadata: {name: failover, namespace: ` + stack.SamplesNamespace + `}
 spec:
   connectorRef: {name: blackberry}
   device: {entraDeviceID: ` + phone.EntraID + `}
-  approved: true
   steps:
   - action: syncDevice
   - action: remoteLock
     after: 8s
 `
 	apply(t, plan)
+	approveAsAnotherPerson(t, "failover")
 	eventually(t, "the first step", func() (bool, string) {
 		return deviceActionCalls(t, "syncDevice") > syncs, "no syncDevice yet"
 	})
@@ -382,6 +408,9 @@ spec:
 	})
 	if s, l := deviceActionCalls(t, "syncDevice")-syncs, deviceActionCalls(t, "remoteLock")-locks; s != 1 || l != 1 {
 		t.Fatalf("after the failover: %d syncDevice and %d remoteLock calls, want 1 each", s, l)
+	}
+	if msg := kubectl(t, "get", "threatremediation", "failover", "-n", stack.SamplesNamespace, "-o", "jsonpath={.status.steps[1].message}"); !strings.Contains(msg, "approved by "+approver) {
+		t.Fatalf("the lock's record does not name its approver: %q", msg)
 	}
 	leader = standby
 }
