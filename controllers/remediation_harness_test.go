@@ -233,8 +233,10 @@ func approve(t *testing.T, tr *v1.ThreatRemediation, d v1.ApprovalDecision, user
 		if cur.Status.PlanHash == "" {
 			return false, "no plan hash published yet"
 		}
+		// A merge patch of the approval alone, as `kubectl patch --subresource=status` sends.
+		patch := client.MergeFrom(cur.DeepCopy())
 		cur.Status.Approval = &v1.Approval{Decision: d, PlanHash: cur.Status.PlanHash, User: user, Message: "ticket INC-1"}
-		err := k8s.Status().Update(context.Background(), cur)
+		err := k8s.Status().Patch(context.Background(), cur, patch)
 		out = cur
 		return err == nil, fmt.Sprint(err)
 	})

@@ -141,19 +141,25 @@ func (r *ThreatRemediationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 // started from the latest state, so a stale read (cache lag, a second replica) fails
 // here with a conflict instead of repeating a step.
 //
-// A change of metadata alone (the threat sync's alert annotation, a label) also moves
-// the resourceVersion. Such a conflict is retried once on the latest object when its
-// spec and status are still what this pass started from, so that, say, the alert
-// closing as a wipe lands does not leave the wipe looking interrupted.
+// A change of metadata alone (the threat sync's alert annotation, a label), or an
+// approver's decision written meanwhile, also moves the resourceVersion. Such a
+// conflict is retried once on the latest object when its spec and the rest of its
+// status are still what this pass started from, so that, say, the alert closing as a
+// wipe lands does not leave the wipe looking interrupted.
 func (r *ThreatRemediationReconciler) save(ctx context.Context, p *remediationPass) error {
 	err := r.Status().Update(ctx, p.tr)
 	if apierrors.IsConflict(err) {
 		var latest v1.ThreatRemediation
 		if gerr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(p.tr), &latest); gerr != nil ||
-			latest.Generation != p.tr.Generation || !equality.Semantic.DeepEqual(&latest.Status, p.saved) {
+			latest.Generation != p.tr.Generation || !sameButApproval(&latest.Status, p.saved) {
 			return err
 		}
+		approval := latest.Status.Approval
 		latest.Status = *p.tr.Status.DeepCopy()
+		if !equality.Semantic.DeepEqual(approval, p.saved.Approval) {
+			// An approver decided meanwhile: their decision stands, and is read next pass.
+			latest.Status.Approval = approval
+		}
 		if err = r.Status().Update(ctx, &latest); err == nil {
 			*p.tr = latest
 		}
@@ -308,4 +314,12 @@ func (r *ThreatRemediationReconciler) retention() time.Duration {
 		return r.Retention
 	}
 	return DefaultRetention
+}
+
+// sameButApproval says whether two statuses differ at most in the approval, which an
+// approver writes alongside the operator.
+func sameButApproval(a, b *v1.ThreatRemediationStatus) bool {
+	x, y := *a, *b
+	x.Approval, y.Approval = nil, nil
+	return equality.Semantic.DeepEqual(&x, &y)
 }
