@@ -24,6 +24,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/entra"
 	"github.com/mtd-operator/mtd-operator/internal/sim/graph"
 	"github.com/mtd-operator/mtd-operator/internal/sim/mw"
+	"github.com/mtd-operator/mtd-operator/internal/sim/siem"
 	"github.com/mtd-operator/mtd-operator/internal/sim/simtls"
 	"github.com/mtd-operator/mtd-operator/internal/sim/ues"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
@@ -68,6 +69,10 @@ type Server struct {
 	Faults   *mw.Faults
 	Throttle *graph.Throttler
 	PKI      *simtls.PKI
+	// Syslog sends each UES tenant's Mobile Alerts events to its configured
+	// syslog server (admin PUT /tenants/{tid}/syslog); tests shorten its
+	// retry backoff.
+	Syslog *siem.Hub
 
 	opts      Options
 	srv       *http.Server
@@ -128,7 +133,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.ActionDelay < 0 {
 		return nil, fmt.Errorf("sim: negative ActionDelay %v", o.ActionDelay)
 	}
-	s := &Server{World: world.New(), Stats: mw.NewStats(), Faults: mw.NewFaults(), opts: o, done: make(chan error, 1)}
+	s := &Server{World: world.New(), Stats: mw.NewStats(), Faults: mw.NewFaults(), Syslog: siem.NewHub(), opts: o, done: make(chan error, 1)}
+	s.World.SetAlertHook(s.Syslog.Alert)
 	s.World.SetReportDelay(o.ReportDelay)
 	s.World.SetActionDelay(o.ActionDelay)
 	if err := s.World.Reset(s.seed); err != nil {
@@ -166,7 +172,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	u.Modelled = o.ModelledUES
 	u.Register(uesMux)
 	adminMux := mw.NewMux(s.Stats, s.Faults, admin.WriteError)
-	(&admin.Service{World: s.World, Stats: s.Stats, Faults: s.Faults, Throttle: g.Throttle, Seed: s.seed, Env: s.Env}).Register(adminMux)
+	(&admin.Service{World: s.World, Stats: s.Stats, Faults: s.Faults, Throttle: g.Throttle, Syslog: s.Syslog, Seed: s.seed, Env: s.Env}).Register(adminMux)
 
 	if o.AccessLog != nil {
 		l := log.New(o.AccessLog, "mtd-sim ", log.LstdFlags|log.Lmicroseconds|log.LUTC)
@@ -285,8 +291,9 @@ func (s *Server) Client() *http.Client {
 }
 
 // Close stops the server: it lets requests in flight finish (up to 5 s),
-// then closes every connection, and removes a generated CA directory. It is
-// safe to call more than once. (http.Server.Shutdown alone would wait 5 s
+// then closes every connection, stops the syslog senders (dropping what they
+// had queued) and removes a generated CA directory. It is safe to call more
+// than once. (http.Server.Shutdown alone would wait 5 s
 // for connections a client dialled but never used.)
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
@@ -295,6 +302,7 @@ func (s *Server) Close() error {
 			time.Sleep(5 * time.Millisecond)
 		}
 		s.closeErr = s.srv.Close()
+		s.Syslog.Close() // after the listener: no request can configure a sender any more
 		if s.tempDir != "" {
 			_ = os.RemoveAll(s.tempDir)
 		}

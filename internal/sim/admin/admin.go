@@ -20,6 +20,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/sim/graph"
 	"github.com/mtd-operator/mtd-operator/internal/sim/mw"
+	"github.com/mtd-operator/mtd-operator/internal/sim/siem"
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 )
 
@@ -32,6 +33,7 @@ type Service struct {
 	Stats    *mw.Stats
 	Faults   *mw.Faults
 	Throttle *graph.Throttler
+	Syslog   *siem.Hub                // the UES tenants' syslog integrations
 	Seed     func(*world.State) error // what reset restores
 	Env      func() map[string]string
 }
@@ -77,7 +79,12 @@ func (s *Service) Register(m *mw.Mux) {
 	m.Handle("POST "+p+"/tenants/{tid}/devices/{id}/detections", s.tenantRoute(s.detect))
 	m.Handle("POST "+p+"/tenants/{tid}/devices/{id}/remediate", s.tenantRoute(s.remediate))
 	m.Handle("POST "+p+"/tenants/{tid}/devices/{id}/action-results", s.tenantRoute(s.recordActionResult))
-	m.Handle("POST "+p+"/tenants/{tid}/alerts/{aid}/resolve", s.tenantRoute(s.resolveAlert))
+	m.Handle("POST "+p+"/tenants/{tid}/alerts/{aid}/resolve", s.tenantRoute(alertStatus(world.AlertResolved, "resolved")))
+	m.Handle("POST "+p+"/tenants/{tid}/alerts/{aid}/ignore", s.tenantRoute(alertStatus(world.AlertIgnored, "ignored")))
+	m.Handle("PUT "+p+"/tenants/{tid}/syslog", s.syslogRoute(s.setSyslog))
+	m.Handle("GET "+p+"/tenants/{tid}/syslog", s.syslogRoute(s.getSyslog))
+	m.Handle("DELETE "+p+"/tenants/{tid}/syslog", s.syslogRoute(s.disableSyslog))
+	m.Handle("GET "+p+"/tenants/{tid}/syslog/dead-letters", s.syslogRoute(s.syslogDeadLetters))
 	m.Handle("PUT "+p+"/tenants/{tid}/risk-assessment", s.tenantRoute(s.setRiskAssessment))
 	m.Handle("POST "+p+"/tenants/{tid}/access/app", s.tenantRoute(s.appAccess))
 	m.Handle("POST "+p+"/tenants/{tid}/access/network", s.tenantRoute(s.networkAccess))
@@ -150,16 +157,49 @@ func (s *Service) tenantRoute(h tenantHandler) http.HandlerFunc {
 			e      *herr
 		)
 		s.World.Run(func(st *world.State) {
-			t := st.Tenant(r.PathValue("tid"))
-			if t == nil {
-				t = st.TenantByUES(r.PathValue("tid"))
-			}
-			if t == nil {
-				e = &herr{http.StatusNotFound, "tenant " + r.PathValue("tid") + " not found"}
+			t, te := pathTenant(r, st)
+			if te != nil {
+				e = te
 				return
 			}
 			status, body, e = h(r, st, t)
 		})
+		answer(w, r, status, body, e)
+	}
+}
+
+// pathTenant finds {tid}, an Entra or UES tenant id.
+func pathTenant(r *http.Request, st *world.State) (*world.Tenant, *herr) {
+	t := st.Tenant(r.PathValue("tid"))
+	if t == nil {
+		t = st.TenantByUES(r.PathValue("tid"))
+	}
+	if t == nil {
+		return nil, &herr{http.StatusNotFound, "tenant " + r.PathValue("tid") + " not found"}
+	}
+	return t, nil
+}
+
+// syslogRoute resolves {tid} under the world's lock and runs h (given the
+// Entra tenant id) outside it: reconfiguring a syslog sender waits for its
+// goroutine to hang up, which must never hold up the world.
+func (s *Service) syslogRoute(h func(r *http.Request, tenant string) (int, any, *herr)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var (
+			id string
+			e  *herr
+		)
+		s.World.Run(func(st *world.State) {
+			var t *world.Tenant
+			if t, e = pathTenant(r, st); t != nil {
+				id = t.ID
+			}
+		})
+		if e != nil {
+			answer(w, r, 0, nil, e)
+			return
+		}
+		status, body, e := h(r, id)
 		answer(w, r, status, body, e)
 	}
 }
@@ -457,15 +497,44 @@ func (s *Service) remediate(r *http.Request, st *world.State, t *world.Tenant) (
 	return http.StatusOK, out, nil
 }
 
-func (s *Service) resolveAlert(r *http.Request, st *world.State, t *world.Tenant) (int, any, *herr) {
-	a, err := st.SetAlertStatus(t, r.PathValue("aid"), world.AlertResolved)
-	if errors.Is(err, world.ErrConflict) {
-		return 0, nil, &herr{http.StatusConflict, "alert is " + a.Status + "; only an active alert can be resolved"}
+// alertStatus resolves or ignores (the UES console's "ignore") one active
+// alert.
+func alertStatus(status, done string) tenantHandler {
+	return func(r *http.Request, st *world.State, t *world.Tenant) (int, any, *herr) {
+		a, err := st.SetAlertStatus(t, r.PathValue("aid"), status)
+		if errors.Is(err, world.ErrConflict) {
+			return 0, nil, &herr{http.StatusConflict, "alert is " + a.Status + "; only an active alert can be " + done}
+		}
+		if e := fromWorld(err, "alert"); e != nil {
+			return 0, nil, e
+		}
+		return http.StatusOK, alertView(a), nil
 	}
-	if e := fromWorld(err, "alert"); e != nil {
+}
+
+func (s *Service) setSyslog(r *http.Request, tenant string) (int, any, *herr) {
+	var req adminapi.SyslogConfig
+	if e := decode(r, &req); e != nil {
 		return 0, nil, e
 	}
-	return http.StatusOK, alertView(a), nil
+	st, err := s.Syslog.Configure(tenant, req)
+	if err != nil {
+		return 0, nil, &herr{http.StatusBadRequest, err.Error()}
+	}
+	return http.StatusOK, st, nil
+}
+
+func (s *Service) getSyslog(r *http.Request, tenant string) (int, any, *herr) {
+	return http.StatusOK, s.Syslog.Status(tenant), nil
+}
+
+func (s *Service) disableSyslog(r *http.Request, tenant string) (int, any, *herr) {
+	s.Syslog.Disable(tenant)
+	return http.StatusNoContent, nil, nil
+}
+
+func (s *Service) syslogDeadLetters(r *http.Request, tenant string) (int, any, *herr) {
+	return http.StatusOK, s.Syslog.DeadLetters(tenant), nil
 }
 
 func (s *Service) setRiskAssessment(r *http.Request, st *world.State, t *world.Tenant) (int, any, *herr) {
@@ -695,6 +764,9 @@ func (s *Service) setActionDelay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) reset(w http.ResponseWriter, r *http.Request) {
+	// Syslog first: an alert raised in between then goes nowhere, rather than
+	// to an integration configured for the tenant the reset replaces.
+	s.Syslog.Reset()
 	if err := s.World.Reset(s.Seed); err != nil {
 		WriteError(w, r, http.StatusInternalServerError, "", "reset: "+err.Error())
 		return

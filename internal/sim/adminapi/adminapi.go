@@ -205,6 +205,54 @@ type ActionDelay struct {
 	Delay string `json:"delay"`
 }
 
+// Framings of syslog over TCP (RFC 6587). UES does not say which it uses,
+// so the twin sends either.
+const (
+	SyslogOctetCounting  = "octet-counting"  // "<length> <message>"
+	SyslogNonTransparent = "non-transparent" // "<message>\n"
+)
+
+// SyslogConfig is a UES tenant's Syslog/SIEM integration as the console's
+// Settings › Integrations › Syslog sets it, for the Mobile Alerts events:
+// TCP to Destination (host:port), with TLS verified against CAPEM (and
+// ServerName when given, else the destination's host). Framing is
+// SyslogOctetCounting (the default when empty) or SyslogNonTransparent.
+type SyslogConfig struct {
+	Enabled     bool   `json:"enabled"`
+	Destination string `json:"destination,omitempty"`
+	TLS         bool   `json:"tls"`
+	CAPEM       string `json:"caPEM,omitempty"`
+	ServerName  string `json:"serverName,omitempty"`
+	Framing     string `json:"framing,omitempty"`
+}
+
+// SyslogStatus is the configuration plus how delivery went. Delivered
+// counts messages written to the connection without error; Undelivered those
+// that exhausted their tries or found the queue full (every one of them is
+// dead-lettered); Queued those waiting, the one being sent included;
+// DeadLetters the dead-letter queue's length. Disabled is set once too many
+// messages went undelivered (DisabledReason says so) and cleared when the
+// integration is enabled again; LastError is the last delivery error.
+type SyslogStatus struct {
+	SyslogConfig
+	Delivered      int    `json:"delivered"`
+	Undelivered    int    `json:"undelivered"`
+	Queued         int    `json:"queued"`
+	DeadLetters    int    `json:"deadLetters"`
+	Disabled       bool   `json:"disabled"`
+	DisabledReason string `json:"disabledReason"`
+	LastError      string `json:"lastError,omitempty"`
+}
+
+// SyslogDeadLetter is a message that was not delivered: the frame as it
+// would have gone on the wire, the last error and how many tries were made
+// (0 when the queue was full).
+type SyslogDeadLetter struct {
+	Frame     string `json:"frame"`
+	LastError string `json:"lastError"`
+	Tries     int    `json:"tries"`
+}
+
 // PartnerState forces the connector's partnerState ("" clears).
 type PartnerState struct {
 	State string `json:"state"`

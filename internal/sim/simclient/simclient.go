@@ -185,6 +185,39 @@ func (c *Client) ResolveAlert(ctx context.Context, tenant, alert string) (admina
 	return out, c.do(ctx, http.MethodPost, tp(tenant)+"/alerts/"+alert+"/resolve", nil, &out)
 }
 
+// IgnoreAlert ignores one active alert, as an admin does in the UES console.
+func (c *Client) IgnoreAlert(ctx context.Context, tenant, alert string) (adminapi.AlertView, error) {
+	var out adminapi.AlertView
+	return out, c.do(ctx, http.MethodPost, tp(tenant)+"/alerts/"+alert+"/ignore", nil, &out)
+}
+
+// SetSyslog configures the tenant's syslog integration and returns its
+// status. Enabling it again after it disabled itself clears Disabled and
+// keeps the counts.
+func (c *Client) SetSyslog(ctx context.Context, tenant string, cfg adminapi.SyslogConfig) (adminapi.SyslogStatus, error) {
+	var out adminapi.SyslogStatus
+	return out, c.do(ctx, http.MethodPut, tp(tenant)+"/syslog", cfg, &out)
+}
+
+// Syslog returns the tenant's syslog configuration and delivery status.
+func (c *Client) Syslog(ctx context.Context, tenant string) (adminapi.SyslogStatus, error) {
+	var out adminapi.SyslogStatus
+	return out, c.do(ctx, http.MethodGet, tp(tenant)+"/syslog", nil, &out)
+}
+
+// SyslogDeadLetters lists the tenant's dead-lettered syslog messages, oldest
+// first.
+func (c *Client) SyslogDeadLetters(ctx context.Context, tenant string) ([]adminapi.SyslogDeadLetter, error) {
+	var out []adminapi.SyslogDeadLetter
+	return out, c.do(ctx, http.MethodGet, tp(tenant)+"/syslog/dead-letters", nil, &out)
+}
+
+// DisableSyslog turns the tenant's syslog integration off; queued messages
+// are dropped, counts and dead letters kept.
+func (c *Client) DisableSyslog(ctx context.Context, tenant string) error {
+	return c.do(ctx, http.MethodDelete, tp(tenant)+"/syslog", nil, nil)
+}
+
 // SetRiskAssessment sets (nil removes) the UES risk assessment.
 func (c *Client) SetRiskAssessment(ctx context.Context, tenant string, ra map[string]world.Risk) error {
 	return c.do(ctx, http.MethodPut, tp(tenant)+"/risk-assessment", adminapi.RiskAssessment{Detections: ra}, nil)

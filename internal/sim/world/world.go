@@ -34,6 +34,30 @@ type World struct {
 	// ordered by due time.
 	actionDelay time.Duration
 	actions     []pendingAction
+
+	// onAlert is told of every alert raised, resolved or ignored (UES's
+	// syslog feed listens here); nil = nobody listens.
+	onAlert AlertHook
+}
+
+// AlertHook is called with the world locked each time an alert is raised
+// (status active), resolved or ignored, after the change. It must not block
+// nor call back into the world: it only hands the event on.
+type AlertHook func(s *State, t *Tenant, d *Device, a *Alert)
+
+// SetAlertHook installs the alert listener (nil removes it). Reset keeps it:
+// it is wiring, not world state.
+func (w *World) SetAlertHook(h AlertHook) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onAlert = h
+}
+
+// alertChanged tells the listener about a.
+func (s *State) alertChanged(t *Tenant, d *Device, a *Alert) {
+	if s.w.onAlert != nil {
+		s.w.onAlert(s, t, d, a)
+	}
 }
 
 // pendingReport is a UES report of one device, delivered to Intune at due.
@@ -563,6 +587,7 @@ func (s *State) Detect(t *Tenant, deviceID, typ, name, detail string) (*Alert, e
 	t.UES.alertList = append(t.UES.alertList, a)
 	d.Alerts = append(d.Alerts, a)
 	s.report(t, d)
+	s.alertChanged(t, d, a)
 	return a, nil
 }
 
@@ -580,6 +605,7 @@ func (s *State) SetAlertStatus(t *Tenant, alertID, status string) (*Alert, error
 	a.Status, a.Modified, a.Seq = status, s.Now, t.UES.alertSeq
 	if d := t.Device(a.DeviceID); d != nil {
 		s.report(t, d)
+		s.alertChanged(t, d, a)
 	}
 	return a, nil
 }
@@ -705,6 +731,7 @@ func (s *State) actionEffect(t *Tenant, d *Device, action string) {
 			if a.Status == AlertActive {
 				t.UES.alertSeq++
 				a.Status, a.Modified, a.Seq = AlertResolved, s.Now, t.UES.alertSeq
+				s.alertChanged(t, d, a)
 			}
 		}
 		d.InUES, d.HasReport = false, false
