@@ -1411,3 +1411,57 @@ func TestDecideReasonFor(t *testing.T) {
 		})
 	}
 }
+
+func TestDecideSyslogHints(t *testing.T) {
+	now := decT0
+	h := NewSyslogHints(func() time.Time { return now })
+	h.max = 2
+	a, b := h.forConnector("conn-a"), h.forConnector("conn-b")
+	first := &v1.ThreatReference{Source: v1.SourceUESSyslog, AlertID: "a-1", Type: "maliciousApplication", Detail: "Evil"}
+	if !a.hold("DEV-1", first, now) || !a.known("a-1") {
+		t.Fatal("the first alert was not held")
+	}
+	if b.known("a-1") {
+		t.Fatal("another connector sees the alert: hints cross tenants")
+	}
+	// A later alert of the same device is known (a redelivery is a no-op) but the first stays.
+	if !a.hold("dev-1", &v1.ThreatReference{AlertID: "a-2", Type: "jailbrokenOrRooted"}, now) || !a.known("a-2") {
+		t.Fatal("the second alert was not recorded")
+	}
+	if a.hold("dev-2", &v1.ThreatReference{AlertID: "a-3"}, now) {
+		t.Fatal("held beyond the store's bound")
+	}
+	got, at, ok := a.take("dev-1")
+	if !ok || got.AlertID != "a-1" || !at.Equal(now) {
+		t.Fatalf("take = %+v %v %v, want the first alert", got, at, ok)
+	}
+	if _, _, ok := a.take("dev-1"); ok {
+		t.Fatal("a hint was taken twice")
+	}
+	now = now.Add(time.Hour + time.Second)
+	if a.known("a-2") {
+		t.Fatal("an hour-old alert id is still known")
+	}
+	if !a.hold("dev-3", &v1.ThreatReference{AlertID: "a-4"}, now) {
+		t.Fatal("the store did not free its expired entries")
+	}
+	var none *SyslogHints
+	if none.forConnector("x").hold("d", first, now) {
+		t.Fatal("a nil store held an alert")
+	}
+}
+
+func TestDecidePorts(t *testing.T) {
+	p, err := ParsePorts(" 6514, 6600-6602,6514 ")
+	if err != nil || p.String() != "6514,6600,6601,6602" || !p.Has(6601) || p.Has(6603) {
+		t.Fatalf("ParsePorts = %v, %v", p, err)
+	}
+	for _, bad := range []string{"0", "70000", "6602-6600", "1-2000", "ssh"} {
+		if _, err := ParsePorts(bad); err == nil {
+			t.Errorf("ParsePorts(%q) accepted", bad)
+		}
+	}
+	if none, _ := ParsePorts(""); none.Has(6514) || none.String() != "none" {
+		t.Errorf("the empty set = %v", none)
+	}
+}

@@ -51,17 +51,27 @@ func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error 
 	remediationClients, remediationRecorder = clients, mgr.GetEventRecorder("mtd-operator")
 	remediationSnapshots = snapshot.NewStore()
 	refreshed := make(chan event.GenericEvent, 64)
+	hints := controllers.NewSyslogHints(remediationClock.Now)
 	opts := controller.Options{MaxConcurrentReconciles: 4}
 	// The intake stamps a device risk episode with the time of the snapshot that saw it:
 	// on the remediation clock, so that a plan's "after" is measured as the tests move it.
 	sync := &controllers.ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients,
-		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, MaxInterval: resync, Operator: operatorUser}
+		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, MaxInterval: resync, Operator: operatorUser, Hints: hints}
 	if err := sync.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	rem := &controllers.ThreatRemediationReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients,
 		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, Approvals: approvalGate}
 	if err := rem.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	ports, err := controllers.ParsePorts(syslogPorts)
+	if err != nil {
+		return err
+	}
+	syslogReconciler := &controllers.SyslogReconciler{Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Recorder: remediationRecorder,
+		Snapshots: remediationSnapshots, Hints: hints, Clock: remediationClock, Operator: operatorUser, Ports: ports, BindHost: "127.0.0.1"}
+	if err := syslogReconciler.SetupWithManager(context.Background(), mgr, opts); err != nil {
 		return err
 	}
 	return (&controllers.ActiveThreatsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, opts)

@@ -13,6 +13,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 	"github.com/mtd-operator/mtd-operator/internal/snapshot"
+	"github.com/mtd-operator/mtd-operator/internal/syslog"
 	"github.com/mtd-operator/mtd-operator/internal/ues"
 )
 
@@ -40,6 +41,12 @@ type Options struct {
 	// Policy is what the installation lends connectors: endpoint override hosts and the
 	// namespaces that may use the operator's workload identity (none by default).
 	Policy credentials.Policy
+	// SyslogPorts are the ports connectors' syslog listeners may use (none: syslog is
+	// off); SyslogBindHost the address they bind ("" for every interface).
+	SyslogPorts    PortSet
+	SyslogBindHost string
+	// SyslogLimits cap each listener (zero fields: the syslog package's defaults).
+	SyslogLimits syslog.Limits
 	// Clock is the reconcilers' clock (nil: the real one).
 	Clock clock.PassiveClock
 }
@@ -68,12 +75,14 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	// Referenced Secrets and ConfigMaps are read directly, their versions followed through a
 	// metadata-only cache: no value of any other Secret is held.
-	clients := credentials.NewCache(credentials.NewReferencedReader(mgr.GetClient(), mgr.GetAPIReader()), credentials.Factories{Intune: intune.New, UES: ues.New}).
+	referenced := credentials.NewReferencedReader(mgr.GetClient(), mgr.GetAPIReader())
+	clients := credentials.NewCache(referenced, credentials.Factories{Intune: intune.New, UES: ues.New}).
 		WithLimits(intuneLimiters, uesLimiters).WithPolicy(o.Policy)
 	rec := mgr.GetEventRecorder("mtd-operator")
 	copts := controller.Options{MaxConcurrentReconciles: max(o.MaxConcurrentReconciles, 1)}
 
 	snapshots, refreshed := snapshot.NewStore(), make(chan event.GenericEvent, 64)
+	hints := NewSyslogHints(clk.Now)
 
 	if err := (&MTDConnectorReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Snapshots: snapshots, Clock: clk,
 		DefaultResync: o.DefaultResync, MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
@@ -84,13 +93,17 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&ThreatSyncReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
-		MaxInterval: o.MaxThreatSyncInterval, Operator: o.Approvals.Operator}).SetupWithManager(mgr, copts); err != nil {
+		MaxInterval: o.MaxThreatSyncInterval, Operator: o.Approvals.Operator, Hints: hints}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
 	if err := (&ThreatRemediationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Clients: clients,
 		Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
 		Retention: o.RemediationRetention, PollInterval: o.RemediationPollInterval,
 		MaxDestructiveActionsPerHour: o.MaxDestructiveActionsPerHour, Approvals: o.Approvals}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	if err := (&SyslogReconciler{Client: mgr.GetClient(), Secrets: referenced, Recorder: rec, Snapshots: snapshots, Hints: hints, Clock: clk,
+		Operator: o.Approvals.Operator, Ports: o.SyslogPorts, BindHost: o.SyslogBindHost, Limits: o.SyslogLimits}).SetupWithManager(ctx, mgr, copts); err != nil {
 		return err
 	}
 	return (&ActiveThreatsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, copts)

@@ -49,6 +49,8 @@ type ThreatSyncReconciler struct {
 	// Operator is the operator's own Kubernetes username, recorded as the requester of
 	// the remediations the intake opens.
 	Operator string
+	// Hints are the alerts syslog reported for devices with no remediation yet.
+	Hints *SyslogHints
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -81,7 +83,7 @@ func (r *ThreatSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		cursor = s.Cursor.Time
 	}
 	if conn.ThreatSyncEnabled() {
-		in, err := r.newIntake(ctx, &conn, snap)
+		in, err := newIntake(ctx, r.Client, &conn, snap, r.Operator, r.Hints)
 		if err != nil {
 			return ctrl.Result{}, err
 		}

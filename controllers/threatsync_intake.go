@@ -58,7 +58,8 @@ const applyWorkers = 8
 type intake struct {
 	c       client.Client
 	conn    *v1.MTDConnector
-	self    string // the operator's username: the requester of what the intake opens
+	self    string   // the operator's username: the requester of what the intake opens
+	hints   *hintsOf // alerts syslog reported for devices with no remediation yet
 	snap    *snapshot.Snapshot
 	minRank int
 
@@ -74,12 +75,12 @@ type intake struct {
 // which every one carries) from the cache. Every pass reads them all, retained resolved
 // ones included, so the cache's objects are indexed as they are, not copied: the intake
 // only reads them, and copies one before it patches it (enrich, setAlertStatus).
-func (r *ThreatSyncReconciler) newIntake(ctx context.Context, conn *v1.MTDConnector, snap *snapshot.Snapshot) (*intake, error) {
+func newIntake(ctx context.Context, c client.Client, conn *v1.MTDConnector, snap *snapshot.Snapshot, self string, hints *SyslogHints) (*intake, error) {
 	var list v1.ThreatRemediationList
-	if err := r.List(ctx, &list, client.InNamespace(conn.Namespace), client.MatchingLabels{LabelConnector: conn.Name}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := c.List(ctx, &list, client.InNamespace(conn.Namespace), client.MatchingLabels{LabelConnector: conn.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	in := &intake{c: r.Client, conn: conn, self: r.Operator, snap: snap, minRank: snapshot.Rank(string(conn.MinimumRisk())),
+	in := &intake{c: c, conn: conn, self: self, hints: hints.forConnector(conn.UID), snap: snap, minRank: snapshot.Rank(string(conn.MinimumRisk())),
 		open: map[string]*v1.ThreatRemediation{}, episodes: map[string]int{}, byAlert: map[string]*v1.ThreatRemediation{}}
 	for i := range list.Items {
 		tr := &list.Items[i]
@@ -111,8 +112,14 @@ func (in *intake) fromDeviceRisk(ctx context.Context) error {
 	}
 	return parallel(len(risky), func(i int) error {
 		d := risky[i]
+		risk := v1.ThreatRiskLevel(snapshot.Risk(d.PartnerReportedThreatState))
+		if held, at, ok := in.hints.take(d.ID); ok {
+			// Syslog saw it first: the remediation carries what it is, from when it was seen.
+			held.Risk = risk
+			return in.open1(ctx, d, held, at, "")
+		}
 		return in.open1(ctx, d, &v1.ThreatReference{
-			Source: v1.SourceIntuneDeviceRisk, Risk: v1.ThreatRiskLevel(snapshot.Risk(d.PartnerReportedThreatState)),
+			Source: v1.SourceIntuneDeviceRisk, Risk: risk,
 			Detail: "BlackBerry reported " + d.PartnerReportedThreatState + " to Intune",
 		}, in.snap.Taken, "")
 	})

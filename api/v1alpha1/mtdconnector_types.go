@@ -359,6 +359,52 @@ type ThreatSyncSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	DefaultPlan []RemediationStep `json:"defaultPlan,omitempty"`
+	// syslog receives UES's documented push feed of mobile alerts (Settings ›
+	// Integrations › Syslog/SIEM, event type Mobile Alerts): within seconds, what the
+	// threat is (the app, the network), where Intune's device risk says only how bad,
+	// after UES's next report. Events open or enrich this connector's remediations only.
+	// +optional
+	Syslog *SyslogSpec `json:"syslog,omitempty"`
+}
+
+// SyslogSpec is one connector's syslog listener. Syslog has no sender authentication,
+// so the listener is TLS unless plain TCP is asked for explicitly, accepts only the
+// declared senders, and is capped in size, rate and connections.
+// +kubebuilder:validation:XValidation:rule="has(self.tls) != (has(self.allowPlainTCP) && self.allowPlainTCP)",message="set exactly one of tls or allowPlainTCP: true"
+type SyslogSpec struct {
+	// port the listener binds on the operator, one of the ports the installation
+	// allows (--syslog-ports; the chart's syslog.ports, which its Service exposes).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +required
+	Port int32 `json:"port"`
+	// tls serves TLS, as the UES console recommends, with a certificate from a Secret.
+	// +optional
+	TLS *SyslogTLS `json:"tls,omitempty"`
+	// allowPlainTCP accepts plain TCP instead; alerts then cross the network in clear
+	// and anyone who can reach the port can send them (status.syslog says so).
+	// +optional
+	AllowPlainTCP bool `json:"allowPlainTCP,omitempty"`
+	// allowedSourceCIDRs are the only senders accepted (UES's egress addresses, or your
+	// load balancer's); a connection from elsewhere is closed at once. Empty: any.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR such as 203.0.113.0/24"
+	// +kubebuilder:validation:items:MaxLength=49
+	// +optional
+	AllowedSourceCIDRs []string `json:"allowedSourceCIDRs,omitempty"`
+}
+
+// SyslogTLS is the listener's certificate.
+type SyslogTLS struct {
+	// secretName is a kubernetes.io/tls Secret in the connector's namespace: tls.crt
+	// (the chain) and tls.key. It is re-read when it changes.
+	// +required
+	SecretName ObjectName `json:"secretName"`
+	// requireClientCertificate accepts only senders presenting a certificate that chains
+	// to the Secret's ca.crt (mutual TLS). UES is not documented to send one.
+	// +optional
+	RequireClientCertificate bool `json:"requireClientCertificate,omitempty"`
 }
 
 // Guardrails bound device actions taken through a connector.
@@ -428,6 +474,9 @@ type MTDConnectorStatus struct {
 	// threatSync records the threat sync loop's progress.
 	// +optional
 	ThreatSync *ThreatSyncStatus `json:"threatSync,omitempty"`
+	// syslog is the state of the connector's syslog listener.
+	// +optional
+	Syslog *SyslogStatus `json:"syslog,omitempty"`
 }
 
 // DeviceRiskCounts counts managed devices by partner-reported risk.
@@ -469,6 +518,35 @@ type ThreatSyncStatus struct {
 	// snapshotDevices is how many managed devices it held.
 	// +optional
 	SnapshotDevices int32 `json:"snapshotDevices,omitempty"`
+}
+
+// SyslogState is where a connector's syslog listener stands.
+// +kubebuilder:validation:Enum=Listening;Failed
+type SyslogState string
+
+const (
+	SyslogListening SyslogState = "Listening"
+	SyslogFailed    SyslogState = "Failed"
+)
+
+// SyslogStatus is the listener's state. It never fails the connector's Ready: Intune's
+// device risk stays the source of truth, and syslog only adds detail sooner. Counts of
+// what was received, correlated and dropped are metrics, not status.
+type SyslogStatus struct {
+	// state is Listening or Failed.
+	State SyslogState `json:"state"`
+	// reason is a CamelCase word: Listening, PlainTCP (listening without TLS),
+	// PortNotAllowed, PortInUse, TLSSecretInvalid, NotLeader...
+	Reason string `json:"reason"`
+	// message explains the state.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// address the listener is bound to.
+	// +optional
+	Address string `json:"address,omitempty"`
+	// since is when the state last changed.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
 }
 
 // MTDConnector keeps Intune's Mobile Threat Defense connector for BlackBerry Protect

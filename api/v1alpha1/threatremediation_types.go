@@ -77,13 +77,16 @@ type DeviceReference struct {
 }
 
 // ThreatSource is the feed that reported a threat.
-// +kubebuilder:validation:Enum=IntuneDeviceRisk;UESModelledAPI
+// +kubebuilder:validation:Enum=IntuneDeviceRisk;UESSyslog;UESModelledAPI
 type ThreatSource string
 
 const (
 	// SourceIntuneDeviceRisk: Intune's partnerReportedThreatState of the device reached
 	// the connector's minimumRisk (documented; any MTD partner).
 	SourceIntuneDeviceRisk ThreatSource = "IntuneDeviceRisk"
+	// SourceUESSyslog: a Mobile Alerts event of UES's syslog feed (documented), received
+	// by the connector's listener (spec.threatSync.syslog).
+	SourceUESSyslog ThreatSource = "UESSyslog"
 	// SourceUESModelledAPI: a mobile alert read through the modelled UES API (opt-in,
 	// spec.ues.modelledMobileAPI of the connector).
 	SourceUESModelledAPI ThreatSource = "UESModelledAPI"

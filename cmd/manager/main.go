@@ -28,6 +28,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/credentials"
 	"github.com/mtd-operator/mtd-operator/internal/scheme"
+	"github.com/mtd-operator/mtd-operator/internal/syslog"
 )
 
 // version is stamped at build time (-ldflags "-X main.version=...").
@@ -57,6 +58,8 @@ type config struct {
 	allowedEndpointHosts     string
 	workloadIdentityNS       string
 	approvalExempt           string
+	syslogPorts, syslogBind  string
+	syslogRate               float64
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -76,6 +79,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.workloadIdentityNS, "workload-identity-namespaces", "", "comma-separated namespaces whose connectors may use workloadIdentity, the operator's own Azure identity; empty: none")
 	fs.IntVar(&c.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "workers per controller")
 	fs.IntVar(&c.maxDestructivePerHour, "max-destructive-actions-per-hour", 20, "ceiling on retire, wipe, remoteLock and ignoreAlert actions per connector per hour, over any connector's own guardrail")
+	fs.StringVar(&c.syslogPorts, "syslog-ports", "", "ports (\"6514\", \"6514-6520\", comma-separated) MTDConnectors' syslog listeners may use; empty: none, syslog is off")
+	fs.StringVar(&c.syslogBind, "syslog-bind-address", "", "address the syslog listeners bind; empty: every interface")
+	fs.Float64Var(&c.syslogRate, "syslog-messages-per-second", 500, "messages each syslog listener accepts per second per sender, with bursts of four times as many; more are dropped and counted (UES sends from few addresses, so allow for its bursts)")
 	fs.StringVar(&c.approvalExempt, "approval-exempt-actions", "", "comma-separated actions that run without an approval: remoteLock and/or ignoreAlert (retire and wipe always need one); empty: none")
 	fs.DurationVar(&c.remediationRetention, "remediation-retention", 7*24*time.Hour, "how long Resolved ThreatRemediations are kept (unless labelled mtd.operator.dev/keep=true)")
 	fs.DurationVar(&c.remediationPollInterval, "remediation-poll-interval", time.Minute, "how often an open ThreatRemediation re-reads its device when no step is due sooner")
@@ -200,6 +206,10 @@ func run(c *config) error {
 	if err != nil {
 		return err
 	}
+	ports, err := controllers.ParsePorts(c.syslogPorts)
+	if err != nil {
+		return fmt.Errorf("--syslog-ports: %w", err)
+	}
 	self, err := whoAmI(ctx, cfg)
 	if err != nil {
 		// Where admission cannot fill in the requester, the intake's remediations are
@@ -217,6 +227,9 @@ func run(c *config) error {
 		UESRequestsPer10s:            c.uesRequestsPer10s,
 		GraphLimitMargin:             c.graphLimitMargin,
 		Approvals:                    controllers.ApprovalGate{Exempt: exempt, Operator: self},
+		SyslogPorts:                  ports,
+		SyslogBindHost:               c.syslogBind,
+		SyslogLimits:                 syslog.Limits{MessagesPerSecond: c.syslogRate, Burst: int(4 * c.syslogRate)},
 		Policy: credentials.Policy{
 			EndpointHosts:              splitList(c.allowedEndpointHosts),
 			WorkloadIdentityNamespaces: splitList(c.workloadIdentityNS),

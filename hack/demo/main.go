@@ -217,12 +217,8 @@ func (d *demo) scenario(deviceName, detection, detail string, apps []app, wifi b
 		return err
 	}
 	fmt.Printf("\n    UES detected %s on %s: %s (alert %s)\n", detection, dev.DeviceName, detail, alert.ID)
-	fmt.Printf("    UES reports the device's risk to Intune periodically (the twin: after %s); until then Intune knows nothing\n", d.st.ReportDelay)
-	if err := d.wait("Intune to block the device", func() bool { return !d.allowed(dev, apps[0].id) }); err != nil {
-		return err
-	}
-	fmt.Printf("\n    %s later, Intune has BlackBerry's report: the device is non-compliant and Conditional Access blocks it\n", since(detected))
-	d.report(dev, apps, wifi)
+	fmt.Printf("    UES sends it at once to the connector's syslog listener (Mobile Alerts over TLS), and reports the device's\n")
+	fmt.Printf("    risk to Intune periodically (the twin: after %s)\n", d.st.ReportDelay)
 	var name string
 	if err := d.wait("the ThreatRemediation", func() bool {
 		name = d.remediationOf(dev)
@@ -230,9 +226,17 @@ func (d *demo) scenario(deviceName, detection, detail string, apps []app, wifi b
 	}); err != nil {
 		return err
 	}
-	fmt.Printf("\n    %s after the detection, the operator's device snapshot saw the risk in Intune (partnerReportedThreatState)\n", since(detected))
-	fmt.Println("    and opened a ThreatRemediation, which it follows (documented surfaces only: Graph and the UES token/device API):")
+	source := d.jsonpath("threatremediation", name, "{.spec.threat.source}")
+	fmt.Printf("\n    %s after the detection, a ThreatRemediation is open; the first feed to see the threat: %s\n", since(detected), source)
+	if source == "UESSyslog" {
+		fmt.Println("    (syslog says what the threat is; the sample policy declares its type high, so the plan starts before Intune knows)")
+	}
 	d.show("get", "threatremediation", name, "-n", stack.SamplesNamespace, "-o", "wide")
+	if err := d.wait("Intune to block the device", func() bool { return !d.allowed(dev, apps[0].id) }); err != nil {
+		return err
+	}
+	fmt.Printf("\n    %s after the detection, Intune has BlackBerry's report: the device is non-compliant and Conditional Access blocks it\n", since(detected))
+	d.report(dev, apps, wifi)
 	fmt.Printf("\n    the user follows the BlackBerry Protect app's guidance and removes the threat\n")
 	fixed := time.Now()
 	if _, err := d.st.Admin.Remediate(d.ctx, tenant, dev.EntraID, detection); err != nil {

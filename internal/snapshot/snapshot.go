@@ -94,6 +94,31 @@ func (s *Snapshot) ByEntraID(id string) (*intune.ManagedDevice, error) {
 	}
 }
 
+// ByNameAndUser finds the single device with this name and primary user (UPN), both
+// compared case-insensitively, as a syslog event names a device: ErrNotFound for none
+// (or either empty), ErrAmbiguous for several. The user is required: device names are
+// not unique, and an alert must never be pinned on someone else's phone.
+func (s *Snapshot) ByNameAndUser(name, upn string) (*intune.ManagedDevice, error) {
+	name, upn = strings.TrimSpace(name), strings.TrimSpace(upn)
+	if name == "" || upn == "" {
+		return nil, ErrNotFound
+	}
+	var found *intune.ManagedDevice
+	for i := range s.devices {
+		d := &s.devices[i]
+		if strings.EqualFold(d.DeviceName, name) && strings.EqualFold(d.UserPrincipalName, upn) {
+			if found != nil {
+				return nil, ErrAmbiguous
+			}
+			found = d
+		}
+	}
+	if found == nil {
+		return nil, ErrNotFound
+	}
+	return found, nil
+}
+
 // Counts are the snapshot's devices by partner-reported risk.
 type Counts struct {
 	Secured, Low, Medium, High int32

@@ -74,3 +74,30 @@ func TestStore(t *testing.T) {
 		t.Fatal("Forget")
 	}
 }
+
+func TestMatchingByNameAndUser(t *testing.T) {
+	s := New(time.Unix(0, 0), []intune.ManagedDevice{
+		{ID: "a", DeviceName: "bob-Android-1", UserPrincipalName: "bob@contoso.example"},
+		{ID: "b", DeviceName: "iPhone", UserPrincipalName: "alice@contoso.example"},
+		{ID: "c", DeviceName: "iPhone", UserPrincipalName: "carol@contoso.example"},
+		{ID: "d", DeviceName: "shared", UserPrincipalName: "dave@contoso.example"},
+		{ID: "e", DeviceName: "shared", UserPrincipalName: "dave@contoso.example"}, // a stale re-enrolment
+	})
+	for _, tc := range []struct {
+		name, user, want string
+		err              error
+	}{
+		{"bob-Android-1", "bob@contoso.example", "a", nil},
+		{"BOB-android-1", "Bob@Contoso.example", "a", nil},
+		{"iPhone", "carol@contoso.example", "c", nil}, // the same name, told apart by its user
+		{"iPhone", "", "", ErrNotFound},                // a name alone identifies nothing
+		{"", "bob@contoso.example", "", ErrNotFound},   // nor does a user with any device
+		{"shared", "dave@contoso.example", "", ErrAmbiguous},
+		{"bob-Android-1", "alice@contoso.example", "", ErrNotFound},
+	} {
+		d, err := s.ByNameAndUser(tc.name, tc.user)
+		if !errors.Is(err, tc.err) || (tc.want != "" && (d == nil || d.ID != tc.want)) {
+			t.Errorf("ByNameAndUser(%q, %q) = %+v, %v; want %q, %v", tc.name, tc.user, d, err, tc.want, tc.err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/mtd-operator/mtd-operator/internal/sim"
@@ -34,6 +35,8 @@ func (s *Stack) StartOperator(ctx context.Context, name string, extra ...string)
 		"--log-format", "console",
 		// The twin is the one endpoint override this installation allows.
 		"--allowed-endpoint-hosts", s.TwinHost(),
+		// The sample connector's syslog listener, which only the leader opens.
+		"--syslog-ports", strconv.Itoa(s.SyslogPort), "--syslog-bind-address", "127.0.0.1",
 	}, extra...)
 	cmd := exec.Command(s.ManagerBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.OperatorKubeconfig, "POD_NAMESPACE="+OperatorNamespace)

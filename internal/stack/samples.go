@@ -2,8 +2,14 @@ package stack
 
 import (
 	"context"
+	"fmt"
+	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/simtls"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -69,7 +75,8 @@ func (s *Stack) ApplySamples(ctx context.Context) error {
 				op{"op": "remove", "path": "/spec/ues/region"},
 				op{"op": "add", "path": "/spec/ues/baseURL", "value": s.Sim[sim.EnvUESURL]},
 				op{"op": "add", "path": "/spec/ues/caBundle", "value": caRef},
-				op{"op": "add", "path": "/spec/ues/modelledMobileAPI", "value": s.ModelledUES}),
+				op{"op": "add", "path": "/spec/ues/modelledMobileAPI", "value": s.ModelledUES},
+				op{"op": "replace", "path": "/spec/threatSync/syslog/port", "value": s.SyslogPort}),
 			patch("DeviceRiskPolicy", "mobile-threat-level",
 				op{"op": "replace", "path": "/spec/conditionalAccess/state", "value": "enabled"}),
 		},
@@ -84,7 +91,51 @@ func (s *Stack) ApplySamples(ctx context.Context) error {
 	if _, err := s.Kubectl(ctx, "create", "namespace", SamplesNamespace); err != nil {
 		return err
 	}
-	_, err = s.Kubectl(ctx, "apply", "-k", dir)
+	pki, err := s.syslogCertificate(ctx, dir)
+	if err != nil {
+		return err
+	}
+	// The chart's admission policies resolve the ThreatRemediation schema, which the API
+	// server publishes a moment after the CRD is created: until then it answers 503.
+	var applyErr error
+	if err := poll(ctx, time.Minute, func() bool {
+		_, applyErr = s.Kubectl(ctx, "apply", "-k", dir)
+		return applyErr == nil || !strings.Contains(applyErr.Error(), "ServiceUnavailable")
+	}); err != nil {
+		return fmt.Errorf("kubectl apply of the samples: %w", applyErr)
+	}
+	if applyErr != nil {
+		return applyErr
+	}
+	return s.sendSyslogFromUES(ctx, pki)
+}
+
+// syslogCertificate makes the listener's certificate, as cert-manager or a person
+// would, into the kubernetes.io/tls Secret the sample connector names.
+func (s *Stack) syslogCertificate(ctx context.Context, dir string) (*simtls.PKI, error) {
+	pki, err := simtls.New("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	crt, key := filepath.Join(dir, "syslog.crt"), filepath.Join(dir, "syslog.key")
+	if err := os.WriteFile(crt, pki.ServerCertPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(key, pki.ServerKeyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	s.step("kubectl create secret tls syslog-tls: the certificate of the connector's syslog listener")
+	_, err = s.Kubectl(ctx, "create", "secret", "tls", "syslog-tls", "-n", SamplesNamespace, "--cert", crt, "--key", key)
+	return pki, err
+}
+
+// sendSyslogFromUES turns on the twin's UES Syslog/SIEM integration, as an administrator
+// does in the console: Mobile Alerts, TCP with TLS, to the listener's address.
+func (s *Stack) sendSyslogFromUES(ctx context.Context, pki *simtls.PKI) error {
+	dest := "127.0.0.1:" + strconv.Itoa(s.SyslogPort)
+	s.step("in the UES console (the twin's admin API), Syslog/SIEM: Mobile Alerts over TCP + TLS to %s", dest)
+	_, err := s.Admin.SetSyslog(ctx, s.Sim[sim.EnvTenantID], adminapi.SyslogConfig{Enabled: true, Destination: dest, TLS: true,
+		CAPEM: string(pki.CAPEM), Framing: adminapi.SyslogOctetCounting})
 	return err
 }
 

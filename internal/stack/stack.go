@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,10 @@ type Stack struct {
 	// ModelledUES and ReportDelay are as started (see Options).
 	ModelledUES bool
 	ReportDelay time.Duration
+	// SyslogPort is the one port the installation allows syslog listeners
+	// (--syslog-ports), on 127.0.0.1: the sample connector's, which the twin's UES
+	// sends its Mobile Alerts to over TLS.
+	SyslogPort int
 
 	log       io.Writer
 	tempDir   bool
@@ -121,6 +126,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	s.AdminKubeconfig = filepath.Join(s.Dir, "admin.kubeconfig")
 	if err = os.WriteFile(s.AdminKubeconfig, kc, 0o600); err != nil {
+		return s, err
+	}
+	if s.SyslogPort, err = freePort(); err != nil {
 		return s, err
 	}
 	if err = s.startSim(ctx, o.SimArgs); err != nil {
@@ -285,4 +293,14 @@ func poll(ctx context.Context, timeout time.Duration, cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// freePort is a loopback port nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -1206,3 +1206,47 @@ func TestChartNotes(t *testing.T) {
 		t.Errorf("NOTES suggest replicaCount=2 with two replicas:\n%s", n)
 	}
 }
+
+// TestChartSyslog: the syslog ports reach the operator, its pod, a Service (a load
+// balancer for BlackBerry's cloud, if asked) and the NetworkPolicy, from the declared
+// sources only; with none, syslog is off and nothing is rendered.
+func TestChartSyslog(t *testing.T) {
+	off := mustTemplate(t, "")
+	if off.find("Service", namespace, fullname+"-syslog") != nil {
+		t.Error("a syslog Service without syslog.ports")
+	}
+	m := mustTemplate(t, "syslog:\n  ports: [6514, 6515]\n  service:\n    type: LoadBalancer\n    sourceRanges: [203.0.113.0/24]\n    annotations: {service.beta.kubernetes.io/azure-load-balancer-internal: \"false\"}\nnetworkPolicy:\n  enabled: true\n")
+	assertStrict(t, m)
+	d := deployment(t, m, namespace, fullname)
+	c := d.Spec.Template.Spec.Containers[0]
+	if !slices.Contains(c.Args, "--syslog-ports=6514,6515") {
+		t.Errorf("args = %v", c.Args)
+	}
+	var ports []int32
+	for _, p := range c.Ports {
+		if strings.HasPrefix(p.Name, "syslog-") {
+			ports = append(ports, p.ContainerPort)
+		}
+	}
+	if !reflect.DeepEqual(ports, []int32{6514, 6515}) {
+		t.Errorf("container syslog ports = %v", ports)
+	}
+	var svc corev1.Service
+	m.must(t, "Service", namespace, fullname+"-syslog").into(t, &svc)
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal ||
+		!reflect.DeepEqual(svc.Spec.LoadBalancerSourceRanges, []string{"203.0.113.0/24"}) || len(svc.Spec.Ports) != 2 ||
+		svc.Annotations["service.beta.kubernetes.io/azure-load-balancer-internal"] != "false" {
+		t.Errorf("syslog Service = %+v %v", svc.Spec, svc.Annotations)
+	}
+	var np networkingv1.NetworkPolicy
+	m.must(t, "NetworkPolicy", namespace, fullname).into(t, &np)
+	found := false
+	for _, in := range np.Spec.Ingress {
+		if len(in.Ports) == 2 && in.Ports[0].Port.IntVal == 6514 {
+			found = len(in.From) == 1 && in.From[0].IPBlock != nil && in.From[0].IPBlock.CIDR == "203.0.113.0/24"
+		}
+	}
+	if !found {
+		t.Errorf("NetworkPolicy ingress = %+v; want the syslog ports from 203.0.113.0/24 only", np.Spec.Ingress)
+	}
+}

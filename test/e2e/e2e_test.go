@@ -183,19 +183,22 @@ func TestSamplesBecomeCurrent(t *testing.T) {
 // remediationOf waits for the ThreatRemediation the intake opened for a device and
 // returns its name. It must come from Intune's device risk: the twin serves no
 // modelled UES route, as a real tenant serves none.
-func remediationOf(t *testing.T, dev adminapi.DeviceView) string {
+// remediationOf waits for the device's open ThreatRemediation and checks that it says
+// what the threat is, from UES's syslog feed: the alert reaches the operator within
+// seconds, before UES's next report to Intune (the twin's report delay).
+func remediationOf(t *testing.T, dev adminapi.DeviceView, wantType, wantDetail string) string {
 	t.Helper()
 	var name string
-	eventually(t, "a ThreatRemediation from Intune's device risk for "+dev.DeviceName, func() (bool, string) {
+	eventually(t, "a ThreatRemediation saying what the threat on "+dev.DeviceName+" is", func() (bool, string) {
 		out, err := st.Kubectl(ctx, "get", "threatremediations", "-n", stack.SamplesNamespace,
 			"-l", "mtd.operator.dev/intune-device="+strings.ToLower(dev.IntuneID),
-			"-o", `jsonpath={range .items[?(@.status.phase!="Resolved")]}{.metadata.name} {.spec.threat.source}{"\n"}{end}`)
-		fields := strings.Fields(out)
-		if err != nil || len(fields) != 2 {
+			"-o", `jsonpath={range .items[?(@.status.phase!="Resolved")]}{.metadata.name}|{.spec.threat.source}|{.spec.threat.type}|{.spec.threat.detail}{"\n"}{end}`)
+		fields := strings.Split(strings.TrimSpace(out), "|")
+		if err != nil || len(fields) != 4 {
 			return false, out + fmt.Sprint(err)
 		}
 		name = fields[0]
-		return fields[1] == "IntuneDeviceRisk", out
+		return fields[1] == "UESSyslog" && fields[2] == wantType && fields[3] == wantDetail, out
 	})
 	return name
 }
@@ -235,8 +238,8 @@ func resolved(t *testing.T, name string) {
 
 // TestMaliciousAppScenario is the product page's first scenario: a malicious app is
 // detected, the device loses e-mail, SharePoint/OneDrive and company apps, a
-// ThreatRemediation follows the threat from Intune's device risk, and removing the app
-// brings access back.
+// ThreatRemediation, opened from UES's syslog feed, says which app it is, and removing
+// the app brings access back.
 func TestMaliciousAppScenario(t *testing.T) {
 	waitStatus(t, "deviceriskpolicy", "mobile-threat-level", status.CurrentStatus)
 	phone := device(t, "alice-Android-1")
@@ -244,8 +247,8 @@ func TestMaliciousAppScenario(t *testing.T) {
 	if _, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "maliciousApplication", Detail: "com.flashlight.free (Trojan)"}); err != nil {
 		t.Fatal(err)
 	}
+	name := remediationOf(t, phone, "maliciousApplication", "com.flashlight.free (Trojan)")
 	blocked(t, phone, false, exchange, sharePoint)
-	name := remediationOf(t, phone)
 	if _, err := st.Admin.Remediate(ctx, tenant(), phone.EntraID, "maliciousApplication"); err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +267,8 @@ func TestManInTheMiddleScenario(t *testing.T) {
 	if _, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "manInTheMiddle", Detail: "rogue access point CorpGuest"}); err != nil {
 		t.Fatal(err)
 	}
+	name := remediationOf(t, phone, "manInTheMiddle", "rogue access point CorpGuest")
 	blocked(t, phone, true, sharePoint)
-	name := remediationOf(t, phone)
 	if _, err := st.Admin.Remediate(ctx, tenant(), phone.EntraID, "manInTheMiddle"); err != nil {
 		t.Fatal(err)
 	}

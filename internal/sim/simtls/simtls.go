@@ -24,6 +24,10 @@ type PKI struct {
 	CAPEM  []byte
 	CA     *x509.Certificate
 	Server tls.Certificate
+	// ServerCertPEM (the chain) and ServerKeyPEM are the server certificate as a
+	// kubernetes.io/tls Secret holds it, for servers the twin does not run itself (the
+	// operator's syslog listener).
+	ServerCertPEM, ServerKeyPEM []byte
 }
 
 // New generates a CA and a server certificate valid for the given hosts
@@ -74,10 +78,17 @@ func New(hosts ...string) (*PKI, error) {
 	if err != nil {
 		return nil, err
 	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	return &PKI{
-		CAPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		CA:     ca,
-		Server: tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key},
+		CAPEM:         caPEM,
+		CA:            ca,
+		Server:        tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key},
+		ServerCertPEM: append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), caPEM...),
+		ServerKeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 	}, nil
 }
 
