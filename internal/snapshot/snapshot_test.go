@@ -90,8 +90,8 @@ func TestMatchingByNameAndUser(t *testing.T) {
 		{"bob-Android-1", "bob@contoso.example", "a", nil},
 		{"BOB-android-1", "Bob@Contoso.example", "a", nil},
 		{"iPhone", "carol@contoso.example", "c", nil}, // the same name, told apart by its user
-		{"iPhone", "", "", ErrNotFound},                // a name alone identifies nothing
-		{"", "bob@contoso.example", "", ErrNotFound},   // nor does a user with any device
+		{"iPhone", "", "", ErrNotFound},               // a name alone identifies nothing
+		{"", "bob@contoso.example", "", ErrNotFound},  // nor does a user with any device
 		{"shared", "dave@contoso.example", "", ErrAmbiguous},
 		{"bob-Android-1", "alice@contoso.example", "", ErrNotFound},
 	} {
