@@ -730,18 +730,26 @@ func (s *Service) getReportingDelay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) setReportingDelay(w http.ResponseWriter, r *http.Request) {
+	if d, ok := delayOf(w, r); ok {
+		s.World.SetReportDelay(d)
+		s.getReportingDelay(w, r)
+	}
+}
+
+// delayOf reads a {"delay": "10s"} body, answering 400 for anything but a
+// non-negative Go duration.
+func delayOf(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
 	var req adminapi.ReportingDelay
 	if e := decode(r, &req); e != nil {
 		answer(w, r, 0, nil, e)
-		return
+		return 0, false
 	}
 	d, err := time.ParseDuration(req.Delay)
 	if err != nil || d < 0 {
 		answer(w, r, 0, nil, &herr{http.StatusBadRequest, "delay must be a non-negative Go duration such as 10s"})
-		return
+		return 0, false
 	}
-	s.World.SetReportDelay(d)
-	s.getReportingDelay(w, r)
+	return d, true
 }
 
 func (s *Service) getActionDelay(w http.ResponseWriter, r *http.Request) {
@@ -749,18 +757,10 @@ func (s *Service) getActionDelay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) setActionDelay(w http.ResponseWriter, r *http.Request) {
-	var req adminapi.ActionDelay
-	if e := decode(r, &req); e != nil {
-		answer(w, r, 0, nil, e)
-		return
+	if d, ok := delayOf(w, r); ok {
+		s.World.SetActionDelay(d)
+		s.getActionDelay(w, r)
 	}
-	d, err := time.ParseDuration(req.Delay)
-	if err != nil || d < 0 {
-		answer(w, r, 0, nil, &herr{http.StatusBadRequest, "delay must be a non-negative Go duration such as 10s"})
-		return
-	}
-	s.World.SetActionDelay(d)
-	s.getActionDelay(w, r)
 }
 
 func (s *Service) reset(w http.ResponseWriter, r *http.Request) {
