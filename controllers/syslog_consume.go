@@ -102,16 +102,22 @@ func (r *SyslogReconciler) apply(ctx context.Context, key types.NamespacedName, 
 		return
 	}
 	now := r.Clock.Now()
-	for _, ev := range batch {
+	// In parallel, as the intake applies Intune's risk: a burst is as many creates as
+	// alerts, and the listener's queue must not fill behind them. The intake registers a
+	// device's remediation before creating it, so two alerts of one device (or one
+	// alert twice) in a batch still make one.
+	_ = parallel(len(batch), func(i int) error {
+		ev := batch[i]
 		outcome, err := in.fromSyslog(ctx, ev, declared, now)
 		if err != nil {
 			reason := droppedReason(err)
 			syslogDropped.WithLabelValues(key.Namespace, key.Name, reason).Inc()
 			log.FromContext(ctx).Info("syslog event dropped", "connector", key.Name, "alert", ev.AlertID, "reason", reason, "source", ev.Source.String())
-			continue
+			return nil
 		}
 		syslogEvents.WithLabelValues(key.Namespace, key.Name, outcome).Inc()
-	}
+		return nil
+	})
 }
 
 // declaredRisks is the risk each detection type raises a device to, as the connector's

@@ -45,16 +45,17 @@ func main() {
 	delay := flag.Duration("report-delay", 5*time.Second, "the twin's UES-to-Intune report delay")
 	rest := flag.Duration("rest", 2*time.Minute, "how long to count calls at rest")
 	workers := flag.Int("workers", 4, "the operator's --max-concurrent-reconciles")
+	singles := flag.Int("singles", 0, "before the burst, this many single detections one after another, each timed to its first step (the single-alert latency)")
 	syslogOn := flag.Bool("syslog", true, "UES sends Mobile Alerts to the connector's syslog listener (false: Intune's device risk alone)")
 	flag.Parse()
 	ctx := context.Background()
-	if err := run(ctx, *devices, *threats, *workers, *interval, *delay, *rest, *syslogOn); err != nil {
+	if err := run(ctx, *devices, *threats, *workers, *interval, *delay, *rest, *syslogOn, *singles); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, rest time.Duration, syslogOn bool) error {
+func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, rest time.Duration, syslogOn bool, nSingles int) error {
 	st, err := stack.Start(ctx, stack.Options{Log: os.Stderr, ReportDelay: delay})
 	if err != nil {
 		return err
@@ -138,6 +139,35 @@ func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, 
 		}
 	}()
 
+	var singleSteps []time.Duration
+	if nSingles > 0 {
+		fmt.Fprintf(os.Stderr, "==> %d single detections, one after another\n", nSingles)
+		for _, ph := range phones[len(phones)-nSingles:] {
+			at := time.Now()
+			if _, err := st.Admin.Detect(ctx, tenant, ph.IntuneID, adminapi.Detection{Type: "maliciousApplication", Detail: "com.scale.single"}); err != nil {
+				return err
+			}
+			dev := strings.ToLower(ph.IntuneID)
+			for {
+				mu.Lock()
+				done, ok := firstStep[dev]
+				mu.Unlock()
+				if ok {
+					singleSteps = append(singleSteps, done.Sub(at))
+					break
+				}
+				if time.Since(at) > time.Minute {
+					return fmt.Errorf("a single detection had no first step after a minute")
+				}
+				time.Sleep(5 * time.Millisecond) // the harness pacing its own polls
+			}
+		}
+		mu.Lock()
+		clear(created)
+		clear(firstStep)
+		clear(sources)
+		mu.Unlock()
+	}
 	fmt.Fprintf(os.Stderr, "==> a burst of %d high-risk detections\n", nThreats)
 	detected := map[string]time.Time{}
 	var dmu sync.Mutex
@@ -196,6 +226,9 @@ func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, 
 	atRest := rss(op.Pid())
 
 	fmt.Printf("\nscale: %d managed devices, %d threats at once; threat sync interval %s, UES report delay %s, %d workers per controller\n", nDevices, nThreats, interval, delay, workers)
+	if len(singleSteps) > 0 {
+		fmt.Printf("single detections -> first step done:     %s\n", summary(singleSteps))
+	}
 	fmt.Printf("detection -> ThreatRemediation created:   %s\n", summary(toCreate))
 	fmt.Printf("detection -> first step (notify) done:    %s\n", summary(toStep))
 	fmt.Printf("opened from: %v (syslog on: %v)\n", sources, syslogOn)

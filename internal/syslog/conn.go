@@ -60,7 +60,7 @@ func (l *Listener) handshake(c net.Conn) (*tls.Conn, error) {
 	return tc, tc.HandshakeContext(ctx)
 }
 
-// deliver parses one frame and queues its event without ever blocking the connection.
+// deliver parses one frame and queues its event, waiting at most QueueWait for room.
 func (l *Listener) deliver(frame []byte, src netip.Addr) {
 	ev, err := Parse(frame)
 	switch {
@@ -75,9 +75,21 @@ func (l *Listener) deliver(frame []byte, src netip.Addr) {
 	select {
 	case l.events <- ev:
 		l.obs.Parsed()
+		return
 	default:
-		l.obs.Dropped(ReasonQueueFull)
 	}
+	if wait := l.cfg.Limits.QueueWait; wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case l.events <- ev:
+			l.obs.Parsed()
+			return
+		case <-t.C:
+		case <-l.ctx.Done():
+		}
+	}
+	l.obs.Dropped(ReasonQueueFull)
 }
 
 // idleReader gives every read a fresh deadline, so a connection is closed after

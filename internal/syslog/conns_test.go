@@ -172,7 +172,7 @@ func mustLimits(t *testing.T, l Limits) Limits {
 func TestLimitsDefaultsAndRange(t *testing.T) {
 	l := mustLimits(t, Limits{})
 	want := Limits{MaxMessageBytes: 8192, MaxConnections: 64, MaxConnectionsPerSource: 8, MessagesPerSecond: 100,
-		Burst: 200, IdleTimeout: 2 * time.Minute, HandshakeTimeout: 10 * time.Second, QueueSize: 1024}
+		Burst: 200, IdleTimeout: 2 * time.Minute, HandshakeTimeout: 10 * time.Second, QueueSize: 1024, QueueWait: 2 * time.Second}
 	if l != want {
 		t.Errorf("defaults %+v", l)
 	}

@@ -122,7 +122,7 @@ func TestFloodMemoryAndRateBounded(t *testing.T) {
 
 func TestQueueFullDropsWithoutBlocking(t *testing.T) {
 	obs := newCounter()
-	l := start(t, Config{Observer: obs, Limits: Limits{QueueSize: 4}})
+	l := start(t, Config{Observer: obs, Limits: Limits{QueueSize: 4, QueueWait: -1}})
 	c := dial(t, l)
 	for i := range 10 {
 		write(t, c, octet(alert(fmt.Sprint(i))))
@@ -158,4 +158,26 @@ func TestRateLimitSurvivesReconnect(t *testing.T) {
 		t.Errorf("parsed %d (want 3), rate_limited %d (want 3)", p, d[ReasonRateLimited])
 	}
 	obs.checkBalanced(t)
+}
+
+// TestAFullQueueHoldsTheSenderBack: a burst larger than the queue is not lost while the
+// consumer keeps up within QueueWait; the connection is held back meanwhile.
+func TestAFullQueueHoldsTheSenderBack(t *testing.T) {
+	obs := newCounter()
+	l := start(t, Config{Observer: obs, Limits: Limits{QueueSize: 4, QueueWait: 10 * time.Second}})
+	c := dial(t, l)
+	go func() {
+		for i := range 40 {
+			if _, err := c.Write([]byte(octet(alert(fmt.Sprint(i))))); err != nil {
+				return
+			}
+		}
+	}()
+	got := ids(recv(t, l, 40))
+	if len(got) != 40 || got[0] != "0" || got[39] != "39" {
+		t.Fatalf("received %v", got)
+	}
+	if _, p, d := obs.counts(); p != 40 || d[ReasonQueueFull] != 0 {
+		t.Errorf("parsed %d (want 40), queue_full %d (want 0)", p, d[ReasonQueueFull])
+	}
 }

@@ -25,9 +25,13 @@ type Limits struct {
 	IdleTimeout time.Duration
 	// HandshakeTimeout bounds a TLS handshake, default 10s.
 	HandshakeTimeout time.Duration
-	// QueueSize is how many events wait for the consumer, default 1024; when it is
-	// full, new events are dropped rather than blocking the connections.
+	// QueueSize is how many events wait for the consumer, default 1024.
 	QueueSize int
+	// QueueWait is how long a connection waits for room in a full queue before its
+	// event is dropped, default 2s; negative: not at all. Waiting holds the sender back
+	// through TCP instead of losing a legitimate burst (UES sends from few addresses),
+	// and never longer than this, so a stalled consumer cannot hold connections for ever.
+	QueueWait time.Duration
 }
 
 const (
@@ -54,6 +58,9 @@ func (l Limits) withDefaults() (Limits, error) {
 	def(&l.QueueSize, 1024)
 	defDur(&l.IdleTimeout, 2*time.Minute)
 	defDur(&l.HandshakeTimeout, 10*time.Second)
+	if l.QueueWait == 0 {
+		l.QueueWait = 2 * time.Second
+	}
 	if !(l.MessagesPerSecond > 0) {
 		l.MessagesPerSecond = 100
 	}
