@@ -196,7 +196,7 @@ func (r *SyslogReconciler) portOwner(ctx context.Context, port int32) (types.Nam
 		if s := c.Spec.ThreatSync.Syslog; s == nil || s.Port != port || !c.DeletionTimestamp.IsZero() || c.Spec.Suspend {
 			continue
 		}
-		if owner == nil || older(c, owner) {
+		if owner == nil || r.ownsBefore(c, owner) {
 			owner = c
 		}
 	}
@@ -206,11 +206,25 @@ func (r *SyslogReconciler) portOwner(ctx context.Context, port int32) (types.Nam
 	return client.ObjectKeyFromObject(owner), nil
 }
 
-func older(a, b *v1.MTDConnector) bool {
+// ownsBefore orders the claims on a port: the older connector first. Creation times
+// are kept to the second, so between two of the same second the one already listening
+// keeps the port (a newcomer never takes it over), and then the names decide.
+func (r *SyslogReconciler) ownsBefore(a, b *v1.MTDConnector) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}
+	if la, lb := r.listening(a), r.listening(b); la != lb {
+		return la
+	}
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// listening says whether the connector's listener runs.
+func (r *SyslogReconciler) listening(c *v1.MTDConnector) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	run := r.listeners[client.ObjectKeyFromObject(c)]
+	return run != nil && run.uid == c.UID
 }
 
 // ensure runs the listener of version, replacing one of another version.
