@@ -177,7 +177,9 @@ func TestAFullQueueHoldsTheSenderBack(t *testing.T) {
 	if len(got) != 40 || got[0] != "0" || got[39] != "39" {
 		t.Fatalf("received %v", got)
 	}
-	if _, p, d := obs.counts(); p != 40 || d[ReasonQueueFull] != 0 {
-		t.Errorf("parsed %d (want 40), queue_full %d (want 0)", p, d[ReasonQueueFull])
+	// An event is counted just after it is queued: wait for the last count.
+	eventually(t, "40 parsed", func() bool { _, p, _ := obs.counts(); return p == 40 })
+	if _, _, d := obs.counts(); d[ReasonQueueFull] != 0 {
+		t.Errorf("queue_full %d, want 0", d[ReasonQueueFull])
 	}
 }
