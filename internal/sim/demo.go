@@ -18,7 +18,7 @@ const (
 )
 
 // seedDemo adds a small believable tenant: the samples' groups, five users, and ten
-// phones (Android fully managed and work profile, iOS) enrolled in both
+// phones (Android device administrator and work profile, iOS) enrolled in both
 // clouds. No risk assessment is configured, as on a fresh UES tenant.
 func seedDemo(st *world.State, t *world.Tenant) error {
 	pilot, err := st.AddGroup(t, DemoExclusionsGroup, "MTD Pilot exclusions", nil)
@@ -65,8 +65,12 @@ func seedDemo(st *world.State, t *world.Tenant) error {
 			return err
 		}
 		for i, p := range u.phones {
+			enrollment := ""
+			if p.work {
+				enrollment = world.EnrollWorkProfile
+			}
 			if _, err := st.AddDevice(t, world.Device{EntraID: p.entraID, Name: fmt.Sprintf("%s-%s-%d", u.name, p.platform, i+1),
-				Platform: p.platform, OSVersion: p.os, Model: p.model, WorkProfile: p.work, UserID: usr.ID}); err != nil {
+				Platform: p.platform, OSVersion: p.os, Model: p.model, Enrollment: enrollment, UserID: usr.ID}); err != nil {
 				return err
 			}
 		}

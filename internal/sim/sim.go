@@ -1,5 +1,5 @@
 // Package sim wires the twin together: one world, one HTTPS listener with a
-// generated CA, and the Entra (root), Graph (/v1.0), UES (/ues) and admin
+// generated CA, and the Entra (root), Graph (/v1.0, /beta), UES (/ues) and admin
 // (/admin) services routed by path.
 package sim
 
@@ -188,7 +188,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		defer s.active.Add(-1)
 		p := r.URL.Path
 		switch {
-		case p == graph.Prefix || strings.HasPrefix(p, graph.Prefix+"/"):
+		case p == graph.Prefix || strings.HasPrefix(p, graph.Prefix+"/") || p == graph.BetaPrefix || strings.HasPrefix(p, graph.BetaPrefix+"/"):
 			graphMux.ServeHTTP(w, r)
 		case p == ues.Prefix || strings.HasPrefix(p, ues.Prefix+"/"):
 			uesMux.ServeHTTP(w, r)

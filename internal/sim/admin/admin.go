@@ -387,6 +387,13 @@ func (s *Service) createDevices(r *http.Request, st *world.State, t *world.Tenan
 			return 0, nil, &herr{http.StatusNotFound, "group " + g + " not found"}
 		}
 	}
+	enrollment := req.Enrollment
+	if req.WorkProfile {
+		if enrollment != "" && enrollment != world.EnrollWorkProfile {
+			return 0, nil, &herr{http.StatusBadRequest, "workProfile contradicts enrollment " + enrollment}
+		}
+		enrollment = world.EnrollWorkProfile
+	}
 	n := max(req.Count, 1)
 	if n > 1 && (req.IntuneID != "" || req.EntraID != "" || req.UESID != "") {
 		return 0, nil, &herr{http.StatusBadRequest, "ids cannot be given with count > 1"}
@@ -398,9 +405,10 @@ func (s *Service) createDevices(r *http.Request, st *world.State, t *world.Tenan
 			name += "-" + strconv.Itoa(i)
 		}
 		d, err := st.AddDevice(t, world.Device{IntuneID: req.IntuneID, EntraID: req.EntraID, UESID: req.UESID,
-			Name: name, Platform: req.Platform, OSVersion: req.OSVersion, WorkProfile: req.WorkProfile,
+			Name: name, Platform: req.Platform, OSVersion: req.OSVersion, Enrollment: enrollment,
 			UserID: req.UserID, Model: req.Model})
-		if e := fromWorld(err, "device (platform Android or iOS, existing user, unique ids)"); e != nil {
+		if e := fromWorld(err, "device (platform Android or iOS, an Android enrollment of "+
+			strings.Join(world.AndroidEnrollments, ", ")+" or none, existing user, unique ids)"); e != nil {
 			return 0, nil, e
 		}
 		for _, g := range req.Groups {
@@ -417,7 +425,7 @@ func (s *Service) createDevices(r *http.Request, st *world.State, t *world.Tenan
 // DeviceView renders a device for the admin API and snapshots.
 func DeviceView(st *world.State, t *world.Tenant, d *world.Device) adminapi.DeviceView {
 	v := adminapi.DeviceView{IntuneID: d.IntuneID, EntraID: d.EntraID, UESID: d.UESID, DeviceName: d.Name,
-		Platform: d.Platform, OSVersion: d.OSVersion, WorkProfile: d.WorkProfile, UserID: d.UserID,
+		Platform: d.Platform, OSVersion: d.OSVersion, Enrollment: d.Enrollment, WorkProfile: d.Enrollment == world.EnrollWorkProfile, UserID: d.UserID,
 		Managed: d.InIntune, Activated: d.InUES, Risk: st.DeviceRisk(t, d), Compliance: st.Evaluate(t, d),
 		Actions: []string{}, ActionResults: []adminapi.ActionResult{}, Alerts: []adminapi.AlertView{}}
 	if d.HasReport {

@@ -89,12 +89,18 @@ type User struct {
 // Device enrols devices in both clouds. Count > 1 enrols that many, named
 // DeviceName-1..N, with generated ids.
 type Device struct {
-	IntuneID    string   `json:"intuneId,omitempty"`
-	EntraID     string   `json:"entraDeviceId,omitempty"`
-	UESID       string   `json:"uesDeviceId,omitempty"`
-	DeviceName  string   `json:"deviceName"`
-	Platform    string   `json:"platform"` // Android or iOS
-	OSVersion   string   `json:"osVersion"`
+	IntuneID   string `json:"intuneId,omitempty"`
+	EntraID    string `json:"entraDeviceId,omitempty"`
+	UESID      string `json:"uesDeviceId,omitempty"`
+	DeviceName string `json:"deviceName"`
+	Platform   string `json:"platform"` // Android or iOS
+	OSVersion  string `json:"osVersion"`
+	// Enrollment is how an Android device is managed (world.AndroidEnrollments):
+	// deviceAdministrator (the default), workProfile (personally owned),
+	// fullyManaged, dedicated or corporateWorkProfile; empty for iOS.
+	Enrollment string `json:"enrollment,omitempty"`
+	// WorkProfile is the older spelling of Enrollment workProfile; it may not
+	// contradict Enrollment.
 	WorkProfile bool     `json:"workProfile,omitempty"`
 	UserID      string   `json:"userId,omitempty"`
 	Model       string   `json:"model,omitempty"`
@@ -116,7 +122,8 @@ type DeviceView struct {
 	DeviceName    string           `json:"deviceName"`
 	Platform      string           `json:"platform"`
 	OSVersion     string           `json:"osVersion"`
-	WorkProfile   bool             `json:"workProfile"`
+	Enrollment    string           `json:"enrollment"`  // "" for iOS
+	WorkProfile   bool             `json:"workProfile"` // Enrollment is workProfile
 	UserID        string           `json:"userId"`
 	Managed       bool             `json:"managed"`   // enrolled in Intune
 	Activated     bool             `json:"activated"` // Protect app active in UES

@@ -67,9 +67,9 @@ type deviceActionResult struct {
 func deviceJSON(st *world.State, t *world.Tenant, d *world.Device) managedDevice {
 	comp := st.Evaluate(t, d)
 	md := managedDevice{
-		ID: d.IntuneID, UserID: d.UserID, DeviceName: d.Name, ManagedDeviceOwnerType: "company",
+		ID: d.IntuneID, UserID: d.UserID, DeviceName: d.Name,
 		EnrolledDateTime: formatTime(d.Enrolled), LastSyncDateTime: formatTime(d.LastSync),
-		OperatingSystem: d.Platform, ComplianceState: comp.State, JailBroken: "False", ManagementAgent: "mdm",
+		OperatingSystem: d.Platform, ComplianceState: comp.State, JailBroken: "False",
 		OSVersion: d.OSVersion, AzureADRegistered: true, AzureADDeviceID: d.EntraID,
 		DeviceRegistrationState: "registered", Model: d.Model,
 		PartnerReportedThreatState: comp.ThreatState, ComplianceGraceExpiration: formatTime(comp.GraceExpires),
@@ -79,17 +79,41 @@ func deviceJSON(st *world.State, t *world.Tenant, d *world.Device) managedDevice
 		md.DeviceActionResults[i] = deviceActionResult{ActionName: a.Name, ActionState: a.State,
 			StartDateTime: formatTime(a.Started), LastUpdatedDateTime: formatTime(a.Updated)}
 	}
-	// deviceEnrollmentType uses v1.0's enum, which has no Android Enterprise
-	// members.
+	md.DeviceEnrollmentType, md.ManagementAgent, md.ManagedDeviceOwnerType = enrollmentFields(d)
 	if d.Platform == world.IOS {
-		md.DeviceEnrollmentType, md.Manufacturer, md.IsSupervised = "appleBulkWithUser", "Apple", true
+		md.Manufacturer, md.IsSupervised = "Apple", true
 	} else {
-		md.DeviceEnrollmentType, md.Manufacturer = "userEnrollment", "Google"
+		md.Manufacturer = "Google"
 	}
 	if u := t.UserOf(d); u != nil {
 		md.UserPrincipalName, md.UserDisplayName, md.EmailAddress = u.UserPrincipalName, u.DisplayName, u.UserPrincipalName
 	}
 	return md
+}
+
+// enrollmentFields are how Intune shows the way a device is managed:
+// deviceEnrollmentType, managementAgent and managedDeviceOwnerType. The
+// corporate-owned Android Enterprise modes are managed by Android Device Policy
+// (googleCloudDevicePolicyController) and v1.0 sends their enrolment types
+// (androidEnterpriseFullyManaged, ...) although its documented enum, and
+// msgraph-sdk-go's, lack them. A device administrator device stays
+// company-owned, as every device was before enrolments were modelled; the
+// personally owned work profile is what tells the two apart here (in a real
+// tenant both are userEnrollment through mdm and may both be personal).
+func enrollmentFields(d *world.Device) (enrollmentType, agent, owner string) {
+	switch d.Enrollment {
+	case world.EnrollWorkProfile:
+		return "userEnrollment", "mdm", "personal"
+	case world.EnrollFullyManaged:
+		return "androidEnterpriseFullyManaged", "googleCloudDevicePolicyController", "company"
+	case world.EnrollDedicated:
+		return "androidEnterpriseDedicatedDevice", "googleCloudDevicePolicyController", "company"
+	case world.EnrollCorporateWorkProfile:
+		return "androidEnterpriseCorporateWorkProfile", "googleCloudDevicePolicyController", "company"
+	case world.EnrollDeviceAdministrator:
+		return "userEnrollment", "mdm", "company"
+	}
+	return "appleBulkWithUser", "mdm", "company" // iOS
 }
 
 // deviceFilter is the managedDevices $filter as the service answers it

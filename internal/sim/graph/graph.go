@@ -1,7 +1,8 @@
 // Package graph is the twin's Microsoft Graph v1.0: the Intune paths the
 // operator uses (MTD connectors, compliance policies, managed devices) and
 // Conditional Access policies, validated, permission-checked and throttled
-// as the service does.
+// as the service does; and of Graph beta the compliance policy routes, for the
+// policy type only beta serves.
 package graph
 
 import (
@@ -20,6 +21,10 @@ import (
 
 // Prefix is where Graph is mounted.
 const Prefix = "/v1.0"
+
+// BetaPrefix is where Graph beta is mounted; only its compliance policy routes
+// are served.
+const BetaPrefix = "/beta"
 
 // Service serves Graph.
 type Service struct {
@@ -73,9 +78,11 @@ func (s *Service) Register(m *mw.Mux) {
 	s.registerDevices(m)
 	s.registerCA(m)
 	s.registerDirectory(m)
-	m.Handle(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, http.StatusBadRequest, "BadRequest", "No method match route template")
-	})
+	for _, p := range []string{Prefix, BetaPrefix} {
+		m.Handle(p+"/", func(w http.ResponseWriter, r *http.Request) {
+			WriteError(w, r, http.StatusBadRequest, "BadRequest", "No method match route template")
+		})
+	}
 }
 
 // handle wraps h with Graph's request pipeline: request ids, bearer token,
@@ -139,8 +146,16 @@ func (c *call) readBody(optional bool) (map[string]any, bool) {
 	return body, true
 }
 
-// baseURL is the absolute Graph root as the client addressed it.
-func baseURL(r *http.Request) string { return "https://" + r.Host + Prefix }
+// baseURL is the absolute Graph root, of the version the client addressed.
+func baseURL(r *http.Request) string { return "https://" + r.Host + versionPrefix(r) }
+
+// versionPrefix is the mount point (Prefix or BetaPrefix) of the request's Graph version.
+func versionPrefix(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, BetaPrefix+"/") {
+		return BetaPrefix
+	}
+	return Prefix
+}
 
 func contextURL(r *http.Request, frag string) string { return baseURL(r) + "/$metadata#" + frag }
 

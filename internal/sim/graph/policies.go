@@ -10,7 +10,12 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 )
 
-const policiesPath = Prefix + "/deviceManagement/deviceCompliancePolicies"
+// policiesRoute is served under Prefix and BetaPrefix.
+const policiesRoute = "/deviceManagement/deviceCompliancePolicies"
+
+// basePolicyType is the type a Graph version shows a policy as when it does not
+// have the policy's own type, as v1.0 shows an androidDeviceOwnerCompliancePolicy.
+const basePolicyType = "#microsoft.graph.deviceCompliancePolicy"
 
 var threatLevel = enum("unavailable", "secured", "low", "medium", "high", "notSet")
 
@@ -47,11 +52,41 @@ var (
 		"managedEmailProfileRequired": pBool,
 	}
 
-	policyTypes = map[string]map[string]prop{
+	v1PolicyTypes = map[string]map[string]prop{
 		world.AndroidPolicyType:     merge(policyBaseProps, androidProps),
 		world.AndroidWorkPolicyType: merge(policyBaseProps, androidProps),
 		world.IOSPolicyType:         merge(policyBaseProps, iosProps),
 	}
+
+	// Properties of androidDeviceOwnerCompliancePolicy (Android Enterprise fully
+	// managed, dedicated and corporate-owned work profile) exactly as the beta
+	// schema has them, the beta base type's roleScopeTagIds included.
+	deviceOwnerProps = map[string]prop{
+		"roleScopeTagIds":               pStrings,
+		"deviceThreatProtectionEnabled": pBool, "deviceThreatProtectionRequiredSecurityLevel": threatLevel,
+		"advancedThreatProtectionRequiredSecurityLevel":     threatLevel,
+		"securityBlockJailbrokenDevices":                    pBool,
+		"securityRequireSafetyNetAttestationBasicIntegrity": pBool, "securityRequireSafetyNetAttestationCertifiedDevice": pBool,
+		"osMinimumVersion": pString, "osMaximumVersion": pString, "minAndroidSecurityPatchLevel": pString,
+		"passwordRequired": pBool, "passwordMinimumLength": pInt, "passwordMinimumLetterCharacters": pInt,
+		"passwordMinimumLowerCaseCharacters": pInt, "passwordMinimumNonLetterCharacters": pInt,
+		"passwordMinimumNumericCharacters": pInt, "passwordMinimumSymbolCharacters": pInt,
+		"passwordMinimumUpperCaseCharacters": pInt,
+		"passwordRequiredType": enum("deviceDefault", "required", "numeric", "numericComplex", "alphabetic",
+			"alphanumeric", "alphanumericWithSymbols", "lowSecurityBiometric", "customPassword"),
+		"passwordMinutesOfInactivityBeforeLock": pInt, "passwordExpirationDays": pInt,
+		"passwordPreviousPasswordCountToBlock": pInt, "storageRequireEncryption": pBool,
+		"securityRequireIntuneAppIntegrity": pBool, "requireNoPendingSystemUpdates": pBool,
+		"securityRequiredAndroidSafetyNetEvaluationType": enum("basic", "hardwareBacked"),
+	}
+
+	// v1Policies is v1.0, which has the three types; betaPolicies is beta, which
+	// also has androidDeviceOwnerCompliancePolicy. The v1.0 types are validated
+	// on beta as on v1.0: their beta-only properties are not modelled.
+	v1Policies   = &policyAPI{version: "v1.0", types: v1PolicyTypes}
+	betaPolicies = &policyAPI{version: "beta", types: merge(v1PolicyTypes, map[string]map[string]prop{
+		world.AndroidDeviceOwnerPolicyType: merge(policyBaseProps, deviceOwnerProps),
+	})}
 
 	// Accepted in a body and ignored: annotations, server-set fields, and
 	// navigation properties (handled separately on create).
@@ -64,27 +99,59 @@ var (
 	targetTypes = []string{world.GroupTarget, world.ExclusionTarget, world.AllUsersTarget, world.AllDevicesTarget}
 )
 
-func merge(ms ...map[string]prop) map[string]prop {
-	out := map[string]prop{}
+// merge merges maps; a later map's keys win.
+func merge[V any](ms ...map[string]V) map[string]V {
+	out := map[string]V{}
 	for _, m := range ms {
 		maps.Copy(out, m)
 	}
 	return out
 }
 
+// policyAPI is one Graph version's view of the compliance policies: the types
+// it has, each with its properties.
+type policyAPI struct {
+	version string // as Graph names it: v1.0 or beta
+	types   map[string]map[string]prop
+}
+
+// policyAPIOf is the view of the Graph version the request addressed.
+func policyAPIOf(r *http.Request) *policyAPI {
+	if versionPrefix(r) == BetaPrefix {
+		return betaPolicies
+	}
+	return v1Policies
+}
+
+// view is the type p shows as in this version and that type's properties. A
+// type the version does not have shows as the base type with the base
+// properties only, as v1.0 shows an androidDeviceOwnerCompliancePolicy (and
+// msgraph-sdk-go v1.x would lose its MTD rule anyway).
+func (a *policyAPI) view(p *world.CompliancePolicy) (string, map[string]prop) {
+	if props, ok := a.types[p.ODataType]; ok {
+		return p.ODataType, props
+	}
+	return basePolicyType, policyBaseProps
+}
+
+// registerPolicies serves the same routes on v1.0 and beta: the handlers take
+// the version's view from the request path.
 func (s *Service) registerPolicies(m *mw.Mux) {
 	read := route{roles: readRoles(world.RoleConfigReadWrite, world.RoleConfigRead), cat: catConfig}
 	write := route{roles: []string{world.RoleConfigReadWrite}, cat: catConfig, write: true}
-	s.handle(m, "GET "+policiesPath, read, s.listPolicies)
-	s.handle(m, "POST "+policiesPath, write, s.createPolicy)
-	s.handle(m, "GET "+policiesPath+"/{id}", read, s.getPolicy)
-	s.handle(m, "PATCH "+policiesPath+"/{id}", write, s.patchPolicy)
-	s.handle(m, "DELETE "+policiesPath+"/{id}", write, s.deletePolicy)
-	s.handle(m, "GET "+policiesPath+"/{id}/assignments", read, s.listAssignments)
-	s.handle(m, "GET "+policiesPath+"/{id}/scheduledActionsForRule", read, s.listRules)
-	s.handle(m, "GET "+policiesPath+"/{id}/deviceStatusOverview", read, s.deviceStatusOverview)
-	s.handle(m, "POST "+policiesPath+"/{id}/assign", write, s.assignPolicy)
-	s.handle(m, "POST "+policiesPath+"/{id}/scheduleActionsForRules", write, s.scheduleActions)
+	for _, prefix := range []string{Prefix, BetaPrefix} {
+		p := prefix + policiesRoute
+		s.handle(m, "GET "+p, read, s.listPolicies)
+		s.handle(m, "POST "+p, write, s.createPolicy)
+		s.handle(m, "GET "+p+"/{id}", read, s.getPolicy)
+		s.handle(m, "PATCH "+p+"/{id}", write, s.patchPolicy)
+		s.handle(m, "DELETE "+p+"/{id}", write, s.deletePolicy)
+		s.handle(m, "GET "+p+"/{id}/assignments", read, s.listAssignments)
+		s.handle(m, "GET "+p+"/{id}/scheduledActionsForRule", read, s.listRules)
+		s.handle(m, "GET "+p+"/{id}/deviceStatusOverview", read, s.deviceStatusOverview)
+		s.handle(m, "POST "+p+"/{id}/assign", write, s.assignPolicy)
+		s.handle(m, "POST "+p+"/{id}/scheduleActionsForRules", write, s.scheduleActions)
+	}
 }
 
 // policyExpand validates $expand: only scheduledActionsForRule (optionally
@@ -104,13 +171,18 @@ func policyExpand(r *http.Request) (map[string]string, *apiErr) {
 	return exp, nil
 }
 
-func policyJSON(p *world.CompliancePolicy, exp map[string]string) map[string]any {
-	out := make(map[string]any, len(p.Props)+8)
-	for k, pr := range policyTypes[p.ODataType] {
+// policyJSON renders p as api shows it: every property of its view, unset
+// ones at their default, and none the view does not have.
+func policyJSON(p *world.CompliancePolicy, exp map[string]string, api *policyAPI) map[string]any {
+	typ, props := api.view(p)
+	out := make(map[string]any, len(props)+8)
+	for k, pr := range props {
 		out[k] = zeroOf(pr)
+		if v, ok := p.Props[k]; ok {
+			out[k] = v
+		}
 	}
-	maps.Copy(out, p.Props)
-	out["@odata.type"] = p.ODataType
+	out["@odata.type"] = typ
 	out["id"] = p.ID
 	out["createdDateTime"] = formatTime(p.Created)
 	out["lastModifiedDateTime"] = formatTime(p.Modified)
@@ -152,10 +224,11 @@ func (s *Service) listPolicies(c *call) {
 		c.fail(e.status, e.code, e.msg)
 		return
 	}
+	api := policyAPIOf(c.r)
 	s.do(c, func(st *world.State, t *world.Tenant) (int, any, *apiErr) {
 		items := make([]map[string]any, 0, len(t.Policies))
 		for _, p := range t.PolicyList() {
-			items = append(items, policyJSON(p, exp))
+			items = append(items, policyJSON(p, exp, api))
 		}
 		return http.StatusOK, map[string]any{"@odata.context": contextURL(c.r, "deviceManagement/deviceCompliancePolicies"), "value": items}, nil
 	})
@@ -173,7 +246,7 @@ func (s *Service) getPolicy(c *call) {
 		if p == nil {
 			return 0, nil, missing("deviceCompliancePolicy", id)
 		}
-		out := policyJSON(p, exp)
+		out := policyJSON(p, exp, policyAPIOf(c.r))
 		out["@odata.context"] = contextURL(c.r, "deviceManagement/deviceCompliancePolicies/$entity")
 		return http.StatusOK, out, nil
 	})
@@ -344,14 +417,15 @@ func (s *Service) createPolicy(c *call) {
 	if !ok {
 		return
 	}
+	api := policyAPIOf(c.r)
 	typ, _ := body["@odata.type"].(string)
-	props, known := policyTypes[typ]
+	props, known := api.types[typ]
 	switch {
 	case typ == "":
 		c.fail(http.StatusBadRequest, "BadRequest", "A type named 'microsoft.graph.deviceCompliancePolicy' could not be instantiated because it is abstract: @odata.type is required.")
 		return
 	case !known:
-		c.fail(http.StatusBadRequest, "BadRequest", "The type '"+strings.TrimPrefix(typ, "#")+"' is not a compliance policy type with a threat protection rule in v1.0.")
+		c.fail(http.StatusBadRequest, "BadRequest", "The type '"+strings.TrimPrefix(typ, "#")+"' is not a compliance policy type with a threat protection rule in "+api.version+".")
 		return
 	}
 	if err := checkProps(strings.TrimPrefix(typ, "#"), body, props, policyIgnored); err != nil {
@@ -376,7 +450,7 @@ func (s *Service) createPolicy(c *call) {
 		p := &world.CompliancePolicy{ID: world.NewID(), ODataType: typ, Props: writableProps(body),
 			Version: 1, Created: st.Now, Modified: st.Now, Rules: rules, Assignments: assigns}
 		st.PutPolicy(t, p)
-		out := policyJSON(p, nil)
+		out := policyJSON(p, nil, api)
 		out["@odata.context"] = contextURL(c.r, "deviceManagement/deviceCompliancePolicies/$entity")
 		return http.StatusCreated, out, nil
 	})
@@ -388,15 +462,17 @@ func (s *Service) patchPolicy(c *call) {
 	if !ok {
 		return
 	}
+	api := policyAPIOf(c.r)
 	s.do(c, func(st *world.State, t *world.Tenant) (int, any, *apiErr) {
 		p := t.Policies[id]
 		if p == nil {
 			return 0, nil, missing("deviceCompliancePolicy", id)
 		}
-		if typ, ok := body["@odata.type"].(string); ok && typ != p.ODataType {
-			return 0, nil, badRequest("The @odata.type '" + typ + "' does not match the type of the entity '" + p.ODataType + "'.")
+		shown, props := api.view(p)
+		if typ, ok := body["@odata.type"].(string); ok && typ != shown {
+			return 0, nil, badRequest("The @odata.type '" + typ + "' does not match the type of the entity '" + shown + "'.")
 		}
-		if err := checkProps(strings.TrimPrefix(p.ODataType, "#"), body, policyTypes[p.ODataType], policyIgnored); err != nil {
+		if err := checkProps(strings.TrimPrefix(shown, "#"), body, props, policyIgnored); err != nil {
 			return 0, nil, badRequest(err.Error())
 		}
 		if name, present := body["displayName"]; present {
@@ -407,7 +483,7 @@ func (s *Service) patchPolicy(c *call) {
 		maps.Copy(p.Props, writableProps(body))
 		p.Version++
 		p.Modified = st.Now
-		out := policyJSON(p, nil)
+		out := policyJSON(p, nil, api)
 		out["@odata.context"] = contextURL(c.r, "deviceManagement/deviceCompliancePolicies/$entity")
 		return http.StatusOK, out, nil
 	})

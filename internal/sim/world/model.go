@@ -67,6 +67,28 @@ const (
 	IOS     = "iOS"
 )
 
+// Android enrolments, as Intune manages them: what decides which compliance
+// policy type governs the device and how Graph's managedDevice shows it
+// (deviceEnrollmentType, managementAgent, managedDeviceOwnerType). An iOS
+// device has none ("").
+const (
+	// EnrollDeviceAdministrator is legacy Android device administrator
+	// management (androidCompliancePolicy), an Android device's default.
+	EnrollDeviceAdministrator = "deviceAdministrator"
+	// EnrollWorkProfile is Android Enterprise personally owned with a work
+	// profile (androidWorkProfileCompliancePolicy).
+	EnrollWorkProfile = "workProfile"
+	// EnrollFullyManaged, EnrollDedicated and EnrollCorporateWorkProfile are
+	// the corporate-owned Android Enterprise modes, all governed by
+	// androidDeviceOwnerCompliancePolicy.
+	EnrollFullyManaged         = "fullyManaged"
+	EnrollDedicated            = "dedicated"
+	EnrollCorporateWorkProfile = "corporateWorkProfile"
+)
+
+// AndroidEnrollments are the valid Enrollment values of an Android device.
+var AndroidEnrollments = []string{EnrollDeviceAdministrator, EnrollWorkProfile, EnrollFullyManaged, EnrollDedicated, EnrollCorporateWorkProfile}
+
 // BlackBerryConnectorID is Intune's fixed id of the BlackBerry Protect Mobile
 // MTD connector.
 const BlackBerryConnectorID = "a447eca6-a986-4d3f-9838-5862bf50776c"
@@ -187,17 +209,19 @@ type User struct {
 // Device is one phone, enrolled in Intune and activated in UES. The three
 // clouds name it differently; EntraID (azureADDeviceId) is shared.
 type Device struct {
-	IntuneID    string
-	EntraID     string
-	UESID       string
-	Name        string
-	Platform    string // Android or iOS
-	OSVersion   string
-	WorkProfile bool // Android Enterprise work profile
-	UserID      string
-	Model       string
-	Enrolled    time.Time
-	LastSync    time.Time
+	IntuneID  string
+	EntraID   string
+	UESID     string
+	Name      string
+	Platform  string // Android or iOS
+	OSVersion string
+	// Enrollment is one of AndroidEnrollments for Android (AddDevice makes ""
+	// EnrollDeviceAdministrator), "" for iOS.
+	Enrollment string
+	UserID     string
+	Model      string
+	Enrolled   time.Time
+	LastSync   time.Time
 
 	InIntune bool // false once retired or wiped
 	InUES    bool // false once wiped (the Protect app is gone)
@@ -259,11 +283,13 @@ func (c *Connector) BlocksOnMissing(platform string) bool {
 	return c.Flags["androidDeviceBlockedOnMissingPartnerData"]
 }
 
-// Compliance policy types of Graph v1.0 that carry the MTD rule.
+// Compliance policy types that carry the MTD rule: three of Graph v1.0 and
+// AndroidDeviceOwnerPolicyType, which only Graph beta serves.
 const (
-	AndroidPolicyType     = "#microsoft.graph.androidCompliancePolicy"
-	AndroidWorkPolicyType = "#microsoft.graph.androidWorkProfileCompliancePolicy"
-	IOSPolicyType         = "#microsoft.graph.iosCompliancePolicy"
+	AndroidPolicyType            = "#microsoft.graph.androidCompliancePolicy"
+	AndroidWorkPolicyType        = "#microsoft.graph.androidWorkProfileCompliancePolicy"
+	IOSPolicyType                = "#microsoft.graph.iosCompliancePolicy"
+	AndroidDeviceOwnerPolicyType = "#microsoft.graph.androidDeviceOwnerCompliancePolicy"
 )
 
 // Assignment target types.
@@ -317,16 +343,29 @@ type Target struct {
 	GroupID   string `json:"groupId,omitempty"`
 }
 
-// appliesTo reports whether the policy's type covers the device (platform,
-// and Android work profile or not).
+// appliesTo reports whether the policy's type covers the device: its platform
+// and, for Android, how it is enrolled.
 func (p *CompliancePolicy) appliesTo(d *Device) bool {
 	switch p.ODataType {
 	case AndroidPolicyType:
-		return d.Platform == Android && !d.WorkProfile
+		return d.Platform == Android && d.Enrollment == EnrollDeviceAdministrator
 	case AndroidWorkPolicyType:
-		return d.Platform == Android && d.WorkProfile
+		return d.Platform == Android && d.Enrollment == EnrollWorkProfile
+	case AndroidDeviceOwnerPolicyType:
+		return d.Platform == Android && d.CorporateAndroidEnterprise()
 	case IOSPolicyType:
 		return d.Platform == IOS
+	}
+	return false
+}
+
+// CorporateAndroidEnterprise reports whether the device is a corporate-owned
+// Android Enterprise device (fully managed, dedicated or corporate-owned with
+// a work profile).
+func (d *Device) CorporateAndroidEnterprise() bool {
+	switch d.Enrollment {
+	case EnrollFullyManaged, EnrollDedicated, EnrollCorporateWorkProfile:
+		return true
 	}
 	return false
 }

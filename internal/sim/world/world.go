@@ -267,10 +267,18 @@ func (s *State) AddUser(t *Tenant, u User, groups []string) (*User, error) {
 	return &u, nil
 }
 
-// AddDevice enrols d in both clouds; empty ids are generated. UES reports its
-// risk straight away when the connector is on for its platform.
+// AddDevice enrols d in both clouds; empty ids are generated. An Android device
+// without an Enrollment is enrolled with device administrator, as every Android
+// device was before enrolments were modelled; an Enrollment that does not fit
+// the platform is ErrInvalid. UES reports its risk straight away when the
+// connector is on for its platform.
 func (s *State) AddDevice(t *Tenant, d Device) (*Device, error) {
-	if d.Platform != Android && d.Platform != IOS {
+	switch {
+	case d.Platform == Android && d.Enrollment == "":
+		d.Enrollment = EnrollDeviceAdministrator
+	case d.Platform == Android && slices.Contains(AndroidEnrollments, d.Enrollment):
+	case d.Platform == IOS && d.Enrollment == "":
+	default:
 		return nil, ErrInvalid
 	}
 	if d.UserID != "" && t.Users[d.UserID] == nil {

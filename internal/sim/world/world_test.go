@@ -528,3 +528,43 @@ func TestRecordActionResult(t *testing.T) {
 		}
 	})
 }
+
+// TestEnrollmentDecidesThePolicyType: each compliance policy type governs exactly the
+// devices Intune evaluates against it, by platform and Android enrolment; an Android
+// device enrolled without one is a device administrator device.
+func TestEnrollmentDecidesThePolicyType(t *testing.T) {
+	w := New()
+	w.Run(func(s *State) {
+		tn, _ := s.AddTenant("", "t", "")
+		for _, tc := range []struct {
+			platform, enrollment, want string
+		}{
+			{Android, "", AndroidPolicyType},
+			{Android, EnrollDeviceAdministrator, AndroidPolicyType},
+			{Android, EnrollWorkProfile, AndroidWorkPolicyType},
+			{Android, EnrollFullyManaged, AndroidDeviceOwnerPolicyType},
+			{Android, EnrollDedicated, AndroidDeviceOwnerPolicyType},
+			{Android, EnrollCorporateWorkProfile, AndroidDeviceOwnerPolicyType},
+			{IOS, "", IOSPolicyType},
+		} {
+			d, err := s.AddDevice(tn, Device{Name: "d", Platform: tc.platform, OSVersion: "14", Enrollment: tc.enrollment})
+			if err != nil {
+				t.Fatalf("%s %q: %v", tc.platform, tc.enrollment, err)
+			}
+			var applies []string
+			for _, typ := range []string{AndroidPolicyType, AndroidWorkPolicyType, AndroidDeviceOwnerPolicyType, IOSPolicyType} {
+				if (&CompliancePolicy{ODataType: typ}).appliesTo(d) {
+					applies = append(applies, typ)
+				}
+			}
+			if len(applies) != 1 || applies[0] != tc.want {
+				t.Errorf("%s %q: governed by %v, want %s", tc.platform, tc.enrollment, applies, tc.want)
+			}
+		}
+		for _, d := range []Device{{Platform: IOS, Enrollment: EnrollWorkProfile}, {Platform: Android, Enrollment: "kiosk"}} {
+			if _, err := s.AddDevice(tn, d); err != ErrInvalid {
+				t.Errorf("%+v: %v, want ErrInvalid", d, err)
+			}
+		}
+	})
+}
