@@ -2,7 +2,13 @@ package intune
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoft/kiota-abstractions-go/serialization"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/mtd-operator/mtd-operator/internal/outbound"
 )
@@ -154,6 +160,89 @@ func allPages[M any, P collection[M]](ctx context.Context, c *client, op string,
 		}
 		page, err = call(ctx, c, op, func(ctx context.Context) (P, error) { return next(ctx, link) })
 	}
+}
+
+// odataErrors maps every error answer to an *odataerrors.ODataError, as the SDK's request
+// builders do, so that classify reads requests sent with send like any other.
+var odataErrors = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+
+// send sends a request one of the SDK's request builders made through the client's
+// request adapter, as the builder itself would, but parses the answer with parse: for
+// what msgraph-sdk-go does not model (a beta-only type, an enum value it lacks). With
+// parse nil no answer is expected.
+func send[T any](ctx context.Context, c *client, ri *abs.RequestInformation, parse serialization.ParsableFactory) (T, error) {
+	var zero T
+	adapter := c.graph.GetAdapter()
+	if parse == nil {
+		return zero, adapter.SendNoContent(ctx, ri, odataErrors)
+	}
+	res, err := adapter.Send(ctx, ri, parse, odataErrors)
+	if err != nil || res == nil {
+		return zero, err
+	}
+	out, ok := res.(T)
+	if !ok {
+		return zero, fmt.Errorf("Graph's answer parsed as %T, not %T", res, zero)
+	}
+	return out, nil
+}
+
+// page is one page of a Graph collection whose items parse with item rather than with
+// the factory of msgraph-sdk-go's collection response.
+type page[M any] struct {
+	item  serialization.ParsableFactory
+	value []M
+	next  *string
+}
+
+// pageOf is the factory of pages of items that item parses.
+func pageOf[M any](item serialization.ParsableFactory) serialization.ParsableFactory {
+	return func(serialization.ParseNode) (serialization.Parsable, error) { return &page[M]{item: item}, nil }
+}
+
+func (p *page[M]) GetFieldDeserializers() map[string]func(serialization.ParseNode) error {
+	return map[string]func(serialization.ParseNode) error{
+		"value": func(n serialization.ParseNode) error {
+			vs, err := n.GetCollectionOfObjectValues(p.item)
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				m, ok := v.(M)
+				if !ok {
+					return fmt.Errorf("a collection item parsed as %T", v)
+				}
+				p.value = append(p.value, m)
+			}
+			return nil
+		},
+		"@odata.nextLink": func(n serialization.ParseNode) error {
+			v, err := n.GetStringValue()
+			p.next = v
+			return err
+		},
+	}
+}
+
+// Serialize is never called: pages are only read.
+func (p *page[M]) Serialize(serialization.SerializationWriter) error {
+	return errors.New("a collection page is not sent")
+}
+
+// GetValue and GetOdataNextLink make a page a collection; a nil page (an answer without
+// a body) is empty.
+func (p *page[M]) GetValue() []M {
+	if p == nil {
+		return nil
+	}
+	return p.value
+}
+
+func (p *page[M]) GetOdataNextLink() *string {
+	if p == nil {
+		return nil
+	}
+	return p.next
 }
 
 // invalid is the error for a request the client refuses to send (a value the API

@@ -24,7 +24,7 @@ type Client interface {
 	// PatchConnector sends one PATCH with only the set fields of changes.
 	PatchConnector(ctx context.Context, id string, changes ConnectorSettings) (*Connector, error)
 
-	// ListCompliancePolicies lists every policy of the three mobile types, all pages,
+	// ListCompliancePolicies lists every policy of the four mobile types, all pages,
 	// with actions and assignments expanded.
 	ListCompliancePolicies(ctx context.Context) ([]CompliancePolicy, error)
 	// GetCompliancePolicy reads one policy with actions and assignments expanded.

@@ -24,13 +24,15 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// recorder keeps the (decompressed) bodies and the queries of the requests it forwards.
+// recorder keeps the (decompressed) bodies and the queries of the requests it forwards,
+// and the bodies of the answers.
 type recorder struct {
 	base    http.RoundTripper
 	mu      sync.Mutex
 	bodies  map[string][]string     // "METHOD path" -> bodies
 	gzip    map[string]bool         // "METHOD path" -> the last body was gzip-compressed
 	queries map[string][]url.Values // "METHOD path" -> queries
+	answers map[string][]string     // "METHOD path" -> answer bodies
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -65,7 +67,30 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.gzip[key] = req.Header.Get("Content-Encoding") == "gzip"
 		r.mu.Unlock()
 	}
-	return r.base.RoundTrip(req)
+	res, err := r.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(raw))
+	r.mu.Lock()
+	if r.answers == nil {
+		r.answers = map[string][]string{}
+	}
+	r.answers[req.Method+" "+req.URL.Path] = append(r.answers[req.Method+" "+req.URL.Path], string(raw))
+	r.mu.Unlock()
+	return res, nil
+}
+
+// answered returns the bodies of the answers to key, oldest first.
+func (r *recorder) answered(key string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.answers[key])
 }
 
 func (r *recorder) last(key string) string {

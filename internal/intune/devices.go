@@ -4,14 +4,44 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/microsoft/kiota-abstractions-go/serialization"
 	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
+// managedDeviceModel is msgraph-sdk-go's managedDevice that also keeps
+// deviceEnrollmentType as Graph sent it: v1.0 sends the Android Enterprise values
+// (androidEnterpriseFullyManaged, ...), which the SDK's enum lacks and reads as nil.
+type managedDeviceModel struct {
+	*models.ManagedDevice
+	enrollmentType string
+}
+
+func newManagedDeviceModel(serialization.ParseNode) (serialization.Parsable, error) {
+	return &managedDeviceModel{ManagedDevice: models.NewManagedDevice()}, nil
+}
+
+func (m *managedDeviceModel) GetFieldDeserializers() map[string]func(serialization.ParseNode) error {
+	res := m.ManagedDevice.GetFieldDeserializers()
+	typed := res["deviceEnrollmentType"]
+	res["deviceEnrollmentType"] = func(n serialization.ParseNode) error {
+		v, err := n.GetStringValue()
+		if err != nil {
+			return err
+		}
+		m.enrollmentType = deref(v)
+		return typed(n)
+	}
+	return res
+}
+
+// devicePage parses pages of managedDeviceModel.
+var devicePage = pageOf[models.ManagedDeviceable](newManagedDeviceModel)
+
 // ListManagedDevices makes one GET per page (1000 devices each, $top) with $select
-// and, when f sets anything, $filter. Graph silently ignores a $filter it does not
-// support and answers with every device, so each returned device is checked against f
-// and only exact matches are kept.
+// and, when f sets anything, $filter; devices parse as managedDeviceModel. Graph
+// silently ignores a $filter it does not support and answers with every device, so each
+// returned device is checked against f and only exact matches are kept.
 func (c *client) ListManagedDevices(ctx context.Context, f DeviceFilter) ([]ManagedDevice, error) {
 	top := int32(devicePageSize)
 	q := &devicemanagement.ManagedDevicesRequestBuilderGetQueryParameters{Select: deviceSelect, Top: &top}
@@ -19,11 +49,19 @@ func (c *client) ListManagedDevices(ctx context.Context, f DeviceFilter) ([]Mana
 		q.Filter = &filter
 	}
 	ms, err := allPages[models.ManagedDeviceable](ctx, c, opListManagedDevices,
-		func(ctx context.Context) (models.ManagedDeviceCollectionResponseable, error) {
-			return c.devices().Get(ctx, &devicemanagement.ManagedDevicesRequestBuilderGetRequestConfiguration{QueryParameters: q})
+		func(ctx context.Context) (*page[models.ManagedDeviceable], error) {
+			ri, err := c.devices().ToGetRequestInformation(ctx, &devicemanagement.ManagedDevicesRequestBuilderGetRequestConfiguration{QueryParameters: q})
+			if err != nil {
+				return nil, err
+			}
+			return send[*page[models.ManagedDeviceable]](ctx, c, ri, devicePage)
 		},
-		func(ctx context.Context, link string) (models.ManagedDeviceCollectionResponseable, error) {
-			return c.devices().WithUrl(link).Get(ctx, nil)
+		func(ctx context.Context, link string) (*page[models.ManagedDeviceable], error) {
+			ri, err := c.devices().WithUrl(link).ToGetRequestInformation(ctx, nil)
+			if err != nil {
+				return nil, err
+			}
+			return send[*page[models.ManagedDeviceable]](ctx, c, ri, devicePage)
 		})
 	if err != nil {
 		return nil, err
@@ -41,12 +79,16 @@ func (c *client) ListManagedDevices(ctx context.Context, f DeviceFilter) ([]Mana
 const devicePageSize = 1000
 
 // GetManagedDevice makes one GET with $select, which unlike ListManagedDevices's also
-// asks for deviceActionResults.
+// asks for deviceActionResults; the device parses as managedDeviceModel.
 func (c *client) GetManagedDevice(ctx context.Context, id string) (*ManagedDevice, error) {
 	m, err := call(ctx, c, opGetManagedDevice, func(ctx context.Context) (models.ManagedDeviceable, error) {
-		return c.devices().ByManagedDeviceId(id).Get(ctx, &devicemanagement.ManagedDevicesManagedDeviceItemRequestBuilderGetRequestConfiguration{
+		ri, err := c.devices().ByManagedDeviceId(id).ToGetRequestInformation(ctx, &devicemanagement.ManagedDevicesManagedDeviceItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &devicemanagement.ManagedDevicesManagedDeviceItemRequestBuilderGetQueryParameters{Select: deviceDetailSelect},
 		})
+		if err != nil {
+			return nil, err
+		}
+		return send[models.ManagedDeviceable](ctx, c, ri, newManagedDeviceModel)
 	})
 	if err != nil {
 		return nil, err

@@ -29,6 +29,8 @@ type client struct {
 	maxWait  time.Duration
 	// secrets are scrubbed from every error message.
 	secrets []string
+	// deviceOwners are the androidDeviceOwnerCompliancePolicy ids seen (policies_beta.go).
+	deviceOwners deviceOwnerIDs
 }
 
 // New builds a client for one tenant. It validates cfg and parses the certificate but

@@ -15,7 +15,7 @@ import (
 // service and public tooling put every scheduled action under it.
 const ruleName = "PasswordRequired"
 
-// mtdPolicy is what the three mobile compliance policy models share beyond the base type.
+// mtdPolicy is what the four mobile compliance policy models share beyond the base type.
 type mtdPolicy interface {
 	models.DeviceCompliancePolicyable
 	GetDeviceThreatProtectionEnabled() *bool
@@ -91,11 +91,15 @@ func newPolicyModel(t PolicyType) (mtdPolicy, error) {
 		return models.NewAndroidWorkProfileCompliancePolicy(), nil
 	case IOSCompliancePolicy:
 		return models.NewIosCompliancePolicy(), nil
+	case AndroidDeviceOwnerCompliancePolicy:
+		return newDeviceOwnerPolicy(), nil
 	}
 	return nil, fmt.Errorf("unsupported compliance policy type %q", t)
 }
 
-// policyFromModel maps a policy of the three mobile types; ok is false for any other.
+// policyFromModel maps a policy of the four mobile types; ok is false for any other (and
+// for androidDeviceOwnerCompliancePolicy parsed by msgraph-sdk-go's factory, which loses
+// its MTD rule).
 func policyFromModel(m models.DeviceCompliancePolicyable) (p CompliancePolicy, ok bool) {
 	mp, isMTD := m.(mtdPolicy)
 	typ := PolicyType(deref(m.GetOdataType()))
@@ -273,7 +277,8 @@ func targetsFromModel(as []models.DeviceCompliancePolicyAssignmentable) []Assign
 // deviceSelect is the $select matching ManagedDevice but for ActionResults, so pages
 // stay small.
 var deviceSelect = []string{"id", "deviceName", "operatingSystem", "osVersion", "azureADDeviceId", "userId",
-	"userPrincipalName", "complianceState", "partnerReportedThreatState", "lastSyncDateTime"}
+	"userPrincipalName", "complianceState", "partnerReportedThreatState", "lastSyncDateTime",
+	"deviceEnrollmentType", "managementAgent", "managedDeviceOwnerType"}
 
 // deviceDetailSelect is the $select matching all of ManagedDevice, for one device.
 var deviceDetailSelect = append(slices.Clip(deviceSelect), "deviceActionResults")
@@ -290,8 +295,20 @@ func deviceFromModel(m models.ManagedDeviceable) ManagedDevice {
 		ComplianceState:            enumString(m.GetComplianceState()),
 		PartnerReportedThreatState: enumString(m.GetPartnerReportedThreatState()),
 		LastSync:                   deref(m.GetLastSyncDateTime()),
+		EnrollmentType:             enrollmentTypeOf(m),
+		ManagementAgent:            enumString(m.GetManagementAgent()),
+		OwnerType:                  enumString(m.GetManagedDeviceOwnerType()),
 		ActionResults:              actionResultsFromModel(m.GetDeviceActionResults()),
 	}
+}
+
+// enrollmentTypeOf is deviceEnrollmentType as Graph sent it when m kept it
+// (managedDeviceModel), else as msgraph-sdk-go's enum read it.
+func enrollmentTypeOf(m models.ManagedDeviceable) string {
+	if w, ok := m.(*managedDeviceModel); ok && w.enrollmentType != "" {
+		return w.enrollmentType
+	}
+	return enumString(m.GetDeviceEnrollmentType())
 }
 
 // actionResultsFromModel is nil for none (also when deviceActionResults was not selected).

@@ -128,7 +128,7 @@ func fullPolicy(typ PolicyType) CompliancePolicy {
 }
 
 func TestPolicyMapping(t *testing.T) {
-	for _, typ := range []PolicyType{AndroidCompliancePolicy, AndroidWorkProfileCompliancePolicy, IOSCompliancePolicy} {
+	for _, typ := range []PolicyType{AndroidCompliancePolicy, AndroidWorkProfileCompliancePolicy, IOSCompliancePolicy, AndroidDeviceOwnerCompliancePolicy} {
 		t.Run(string(typ), func(t *testing.T) {
 			want := fullPolicy(typ)
 			m, err := policyToModel(want)
@@ -153,7 +153,7 @@ func TestPolicyMapping(t *testing.T) {
 					{"target":{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"g-out"}},
 					{"target":{"@odata.type":"#microsoft.graph.allLicensedUsersAssignmentTarget"}},
 					{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}]}`
-			pm := parse[models.DeviceCompliancePolicyable](t, wire, models.CreateDeviceCompliancePolicyFromDiscriminatorValue)
+			pm := parse[models.DeviceCompliancePolicyable](t, wire, createPolicyFromDiscriminatorValue)
 			got, ok = policyFromModel(pm)
 			if !ok || !reflect.DeepEqual(got, want) {
 				t.Fatalf("from the wire (ok=%v)\n got %+v\nwant %+v", ok, got, want)
@@ -173,26 +173,38 @@ func TestPolicyMapping(t *testing.T) {
 	if _, err := policyToModel(bad); err == nil {
 		t.Fatal("an unknown level was accepted")
 	}
-	bad = fullPolicy("#microsoft.graph.androidDeviceOwnerCompliancePolicy")
+	bad = fullPolicy("#microsoft.graph.androidForWorkCompliancePolicy")
 	if _, err := policyToModel(bad); err == nil {
-		t.Fatal("the beta-only device owner type was accepted")
+		t.Fatal("a type the operator does not manage was accepted")
+	}
+	// msgraph-sdk-go's own factory reads the beta-only device owner type as the base
+	// type, without its MTD rule: such a policy is not mapped, rather than mapped wrong.
+	wire := `{"@odata.type":"#microsoft.graph.androidDeviceOwnerCompliancePolicy","id":"p1","displayName":"x",
+		"deviceThreatProtectionEnabled":true,"deviceThreatProtectionRequiredSecurityLevel":"medium"}`
+	if p, ok := policyFromModel(parse[models.DeviceCompliancePolicyable](t, wire, models.CreateDeviceCompliancePolicyFromDiscriminatorValue)); ok {
+		t.Fatalf("the SDK's base-type reading was mapped: %+v", p)
 	}
 }
 
 func TestPolicyPatchMapping(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
+		typ   PolicyType
 		patch CompliancePolicyPatch
 		want  string
 	}{
-		{"nothing", CompliancePolicyPatch{}, `{"@odata.type":"#microsoft.graph.iosCompliancePolicy"}`},
-		{"everything", CompliancePolicyPatch{DisplayName: ptr("n"), Description: ptr(""), ThreatProtectionEnabled: ptr(false), RequiredSecurityLevel: ptr("high")},
+		{"nothing", IOSCompliancePolicy, CompliancePolicyPatch{}, `{"@odata.type":"#microsoft.graph.iosCompliancePolicy"}`},
+		{"everything", IOSCompliancePolicy, CompliancePolicyPatch{DisplayName: ptr("n"), Description: ptr(""), ThreatProtectionEnabled: ptr(false), RequiredSecurityLevel: ptr("high")},
 			`{"@odata.type":"#microsoft.graph.iosCompliancePolicy","displayName":"n","description":"","deviceThreatProtectionEnabled":false,"deviceThreatProtectionRequiredSecurityLevel":"high"}`},
-		{"level only", CompliancePolicyPatch{RequiredSecurityLevel: ptr("secured")},
+		{"level only", IOSCompliancePolicy, CompliancePolicyPatch{RequiredSecurityLevel: ptr("secured")},
 			`{"@odata.type":"#microsoft.graph.iosCompliancePolicy","deviceThreatProtectionRequiredSecurityLevel":"secured"}`},
+		{"device owner nothing", AndroidDeviceOwnerCompliancePolicy, CompliancePolicyPatch{},
+			`{"@odata.type":"#microsoft.graph.androidDeviceOwnerCompliancePolicy"}`},
+		{"device owner rule", AndroidDeviceOwnerCompliancePolicy, CompliancePolicyPatch{ThreatProtectionEnabled: ptr(false), RequiredSecurityLevel: ptr("secured")},
+			`{"@odata.type":"#microsoft.graph.androidDeviceOwnerCompliancePolicy","deviceThreatProtectionEnabled":false,"deviceThreatProtectionRequiredSecurityLevel":"secured"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := policyPatchToModel(IOSCompliancePolicy, tc.patch)
+			m, err := policyPatchToModel(tc.typ, tc.patch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,11 +241,13 @@ func TestActionsAndTargetsMapping(t *testing.T) {
 func TestDeviceMapping(t *testing.T) {
 	wire := `{"id":"d1","deviceName":"phone-1","operatingSystem":"Android","osVersion":"14","azureADDeviceId":"e1",
 		"userId":"u1","userPrincipalName":"u1@contoso.example","complianceState":"noncompliant",
-		"partnerReportedThreatState":"highSeverity","lastSyncDateTime":"2026-02-03T04:05:06Z"}`
+		"partnerReportedThreatState":"highSeverity","lastSyncDateTime":"2026-02-03T04:05:06Z",
+		"deviceEnrollmentType":"userEnrollment","managementAgent":"mdm","managedDeviceOwnerType":"personal"}`
 	m := parse[models.ManagedDeviceable](t, wire, models.CreateManagedDeviceFromDiscriminatorValue)
 	want := ManagedDevice{ID: "d1", DeviceName: "phone-1", OperatingSystem: "Android", OSVersion: "14", AzureADDeviceID: "e1",
 		UserID: "u1", UserPrincipalName: "u1@contoso.example", ComplianceState: "noncompliant",
-		PartnerReportedThreatState: "highSeverity", LastSync: modified}
+		PartnerReportedThreatState: "highSeverity", LastSync: modified,
+		EnrollmentType: "userEnrollment", ManagementAgent: "mdm", OwnerType: "personal"}
 	got := deviceFromModel(m)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
@@ -253,6 +267,12 @@ func TestDeviceMapping(t *testing.T) {
 	ts, _ := parseEnum[models.ManagedDevicePartnerReportedHealthState](models.ParseManagedDevicePartnerReportedHealthState, got.PartnerReportedThreatState)
 	back.SetPartnerReportedThreatState(ts)
 	back.SetLastSyncDateTime(&got.LastSync)
+	et, _ := parseEnum[models.DeviceEnrollmentType](models.ParseDeviceEnrollmentType, got.EnrollmentType)
+	back.SetDeviceEnrollmentType(et)
+	ma, _ := parseEnum[models.ManagementAgentType](models.ParseManagementAgentType, got.ManagementAgent)
+	back.SetManagementAgent(ma)
+	ot, _ := parseEnum[models.ManagedDeviceOwnerType](models.ParseManagedDeviceOwnerType, got.OwnerType)
+	back.SetManagedDeviceOwnerType(ot)
 	if again := deviceFromModel(back); !reflect.DeepEqual(again, want) {
 		t.Fatalf("plain round trip\n got %+v\nwant %+v", again, want)
 	}
@@ -269,6 +289,49 @@ func TestDeviceMapping(t *testing.T) {
 	if slices.Contains(deviceSelect, "deviceActionResults") || deviceDetailSelect[len(deviceDetailSelect)-1] != "deviceActionResults" ||
 		!slices.Equal(deviceDetailSelect[:len(deviceSelect)], deviceSelect) {
 		t.Fatalf("$select list %v, one device %v", deviceSelect, deviceDetailSelect)
+	}
+}
+
+// TestDeviceEnrollmentMapping: Graph v1.0 sends Android Enterprise enrolment types that
+// msgraph-sdk-go's enum lacks; managedDeviceModel keeps them, the SDK's model loses them.
+func TestDeviceEnrollmentMapping(t *testing.T) {
+	wire := `{"id":"d1","operatingSystem":"Android","deviceEnrollmentType":"androidEnterpriseFullyManaged",
+		"managementAgent":"googleCloudDevicePolicyController","managedDeviceOwnerType":"company"}`
+	d := deviceFromModel(parse[models.ManagedDeviceable](t, wire, newManagedDeviceModel))
+	if d.EnrollmentType != "androidEnterpriseFullyManaged" || d.ManagementAgent != "googleCloudDevicePolicyController" || d.OwnerType != "company" || d.ID != "d1" {
+		t.Fatalf("kept = %+v", d)
+	}
+	if d := deviceFromModel(parse[models.ManagedDeviceable](t, wire, models.CreateManagedDeviceFromDiscriminatorValue)); d.EnrollmentType != "" {
+		t.Fatalf("the SDK's enum read %q", d.EnrollmentType)
+	}
+	// A value the SDK knows still reaches its typed field.
+	m := parse[models.ManagedDeviceable](t, `{"deviceEnrollmentType":"appleBulkWithUser"}`, newManagedDeviceModel)
+	if et := m.GetDeviceEnrollmentType(); et == nil || et.String() != "appleBulkWithUser" || deviceFromModel(m).EnrollmentType != "appleBulkWithUser" {
+		t.Fatalf("typed enrolment type %v", et)
+	}
+}
+
+// TestDevicePolicyType: the compliance policy type that governs a device follows its
+// platform and, for Android, how Intune manages it.
+func TestDevicePolicyType(t *testing.T) {
+	for _, tc := range []struct {
+		d    ManagedDevice
+		want PolicyType
+	}{
+		{ManagedDevice{OperatingSystem: "iOS", EnrollmentType: "appleBulkWithUser"}, IOSCompliancePolicy},
+		{ManagedDevice{OperatingSystem: "iPadOS"}, IOSCompliancePolicy},
+		{ManagedDevice{OperatingSystem: "Windows"}, ""},
+		{ManagedDevice{OperatingSystem: "Android", EnrollmentType: "userEnrollment", ManagementAgent: "mdm", OwnerType: "company"}, AndroidCompliancePolicy},
+		{ManagedDevice{OperatingSystem: "Android", EnrollmentType: "userEnrollment", ManagementAgent: "mdm", OwnerType: "personal"}, AndroidWorkProfileCompliancePolicy},
+		{ManagedDevice{OperatingSystem: "android", EnrollmentType: "androidEnterpriseFullyManaged", OwnerType: "company"}, AndroidDeviceOwnerCompliancePolicy},
+		{ManagedDevice{OperatingSystem: "Android", EnrollmentType: "androidEnterpriseDedicatedDevice"}, AndroidDeviceOwnerCompliancePolicy},
+		{ManagedDevice{OperatingSystem: "Android", EnrollmentType: "androidEnterpriseCorporateWorkProfile", OwnerType: "company"}, AndroidDeviceOwnerCompliancePolicy},
+		// The enrolment type read as "" (an SDK that lacks it): the agent tells.
+		{ManagedDevice{OperatingSystem: "Android", ManagementAgent: "googleCloudDevicePolicyController", OwnerType: "company"}, AndroidDeviceOwnerCompliancePolicy},
+	} {
+		if got := tc.d.PolicyType(); got != tc.want {
+			t.Errorf("%+v.PolicyType() = %q, want %q", tc.d, got, tc.want)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
@@ -12,8 +13,10 @@ import (
 // nested $expand) and assignments, which a plain read leaves out.
 var policyExpand = []string{"scheduledActionsForRule($expand=scheduledActionConfigurations)", "assignments"}
 
-// ListCompliancePolicies makes one GET with $expand per page and keeps the three
-// mobile types: Graph has no server-side filter by derived type.
+// ListCompliancePolicies makes one GET with $expand per page and keeps the three v1.0
+// mobile types (Graph has no server-side filter by derived type), then lists
+// androidDeviceOwnerCompliancePolicy on its own route (policies_beta.go): v1.0 shows
+// those as the base type, which is not kept.
 func (c *client) ListCompliancePolicies(ctx context.Context) ([]CompliancePolicy, error) {
 	ms, err := allPages[models.DeviceCompliancePolicyable](ctx, c, opListCompliancePolicies,
 		func(ctx context.Context) (models.DeviceCompliancePolicyCollectionResponseable, error) {
@@ -33,12 +36,21 @@ func (c *client) ListCompliancePolicies(ctx context.Context) ([]CompliancePolicy
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	owners, err := c.listDeviceOwnerPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, owners...), nil
 }
 
 // GetCompliancePolicy makes one GET with $expand. A policy of another type is NotFound
-// for the operator, which manages only the three mobile types.
+// for the operator, which manages only the four mobile types. An
+// androidDeviceOwnerCompliancePolicy is read on its own route: at once when the client
+// has seen it, else after v1.0 showed it as the base type.
 func (c *client) GetCompliancePolicy(ctx context.Context, id string) (*CompliancePolicy, error) {
+	if c.deviceOwners.has(id) {
+		return c.getDeviceOwnerPolicy(ctx, id)
+	}
 	m, err := call(ctx, c, opGetCompliancePolicy, func(ctx context.Context) (models.DeviceCompliancePolicyable, error) {
 		return c.policies().ByDeviceCompliancePolicyId(id).Get(ctx, &devicemanagement.DeviceCompliancePoliciesDeviceCompliancePolicyItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &devicemanagement.DeviceCompliancePoliciesDeviceCompliancePolicyItemRequestBuilderGetQueryParameters{Expand: policyExpand},
@@ -51,10 +63,13 @@ func (c *client) GetCompliancePolicy(ctx context.Context, id string) (*Complianc
 		return nil, emptyAnswer(opGetCompliancePolicy)
 	}
 	p, ok := policyFromModel(m)
-	if !ok {
-		return nil, invalidType(opGetCompliancePolicy, deref(m.GetOdataType()))
+	switch {
+	case ok:
+		return &p, nil
+	case mayBeDeviceOwner(m):
+		return c.getDeviceOwnerPolicy(ctx, id)
 	}
-	return &p, nil
+	return nil, invalidType(opGetCompliancePolicy, deref(m.GetOdataType()))
 }
 
 // CreateCompliancePolicy makes one POST carrying the policy and its actions. The
@@ -66,9 +81,18 @@ func (c *client) CreateCompliancePolicy(ctx context.Context, p CompliancePolicy)
 	if err != nil {
 		return nil, invalid(opCreateCompliancePolicy, err)
 	}
-	m, err := call(ctx, c, opCreateCompliancePolicy, func(ctx context.Context) (models.DeviceCompliancePolicyable, error) {
+	post := func(ctx context.Context) (models.DeviceCompliancePolicyable, error) {
 		return c.policies().Post(ctx, body, nil)
-	})
+	}
+	if p.Type == AndroidDeviceOwnerCompliancePolicy {
+		post = func(ctx context.Context) (models.DeviceCompliancePolicyable, error) {
+			return sendDeviceOwner[models.DeviceCompliancePolicyable](ctx, c, createPolicyFromDiscriminatorValue,
+				func(ctx context.Context) (*abs.RequestInformation, error) {
+					return c.policies().ToPostRequestInformation(ctx, body, nil)
+				})
+		}
+	}
+	m, err := call(ctx, c, opCreateCompliancePolicy, post)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +102,9 @@ func (c *client) CreateCompliancePolicy(ctx context.Context, p CompliancePolicy)
 	created, ok := policyFromModel(m)
 	if !ok {
 		return nil, invalidType(opCreateCompliancePolicy, deref(m.GetOdataType()))
+	}
+	if created.Type == AndroidDeviceOwnerCompliancePolicy {
+		c.deviceOwners.remember(created.ID)
 	}
 	if len(created.Actions) == 0 {
 		created.Actions = p.Actions
@@ -92,17 +119,40 @@ func (c *client) PatchCompliancePolicy(ctx context.Context, id string, t PolicyT
 	if err != nil {
 		return invalid(opPatchCompliancePolicy, err)
 	}
+	if t == AndroidDeviceOwnerCompliancePolicy {
+		c.deviceOwners.remember(id)
+	}
+	item := c.policies().ByDeviceCompliancePolicyId(id)
 	return c.do(ctx, opPatchCompliancePolicy, func(ctx context.Context) error {
-		_, err := c.policies().ByDeviceCompliancePolicyId(id).Patch(ctx, body, nil)
+		if t == AndroidDeviceOwnerCompliancePolicy {
+			_, err := sendDeviceOwner[models.DeviceCompliancePolicyable](ctx, c, createPolicyFromDiscriminatorValue,
+				func(ctx context.Context) (*abs.RequestInformation, error) {
+					return item.ToPatchRequestInformation(ctx, body, nil)
+				})
+			return err
+		}
+		_, err := item.Patch(ctx, body, nil)
 		return err
 	})
 }
 
 // DeleteCompliancePolicy makes one DELETE.
 func (c *client) DeleteCompliancePolicy(ctx context.Context, id string) error {
-	return c.do(ctx, opDeleteCompliancePolicy, func(ctx context.Context) error {
-		return c.policies().ByDeviceCompliancePolicyId(id).Delete(ctx, nil)
+	item := c.policies().ByDeviceCompliancePolicyId(id)
+	err := c.do(ctx, opDeleteCompliancePolicy, func(ctx context.Context) error {
+		if c.deviceOwners.has(id) {
+			_, err := sendDeviceOwner[any](ctx, c, nil,
+				func(ctx context.Context) (*abs.RequestInformation, error) {
+					return item.ToDeleteRequestInformation(ctx, nil)
+				})
+			return err
+		}
+		return item.Delete(ctx, nil)
 	})
+	if err == nil {
+		c.deviceOwners.forget(id)
+	}
+	return err
 }
 
 // AssignCompliancePolicy makes one POST .../assign with {"assignments":[{"target":...}]}.
@@ -113,8 +163,16 @@ func (c *client) AssignCompliancePolicy(ctx context.Context, id string, targets 
 	}
 	body := devicemanagement.NewDeviceCompliancePoliciesItemAssignPostRequestBody()
 	body.SetAssignments(as)
+	assign := c.policies().ByDeviceCompliancePolicyId(id).Assign()
 	return c.do(ctx, opAssignCompliancePolicy, func(ctx context.Context) error {
-		_, err := c.policies().ByDeviceCompliancePolicyId(id).Assign().PostAsAssignPostResponse(ctx, body, nil)
+		if c.deviceOwners.has(id) {
+			_, err := sendDeviceOwner[any](ctx, c, devicemanagement.CreateDeviceCompliancePoliciesItemAssignPostResponseFromDiscriminatorValue,
+				func(ctx context.Context) (*abs.RequestInformation, error) {
+					return assign.ToPostRequestInformation(ctx, body, nil)
+				})
+			return err
+		}
+		_, err := assign.PostAsAssignPostResponse(ctx, body, nil)
 		return err
 	})
 }
@@ -128,15 +186,30 @@ func (c *client) ScheduleComplianceActions(ctx context.Context, id string, actio
 	}
 	body := devicemanagement.NewDeviceCompliancePoliciesItemScheduleActionsForRulesPostRequestBody()
 	body.SetDeviceComplianceScheduledActionForRules(rules)
+	schedule := c.policies().ByDeviceCompliancePolicyId(id).ScheduleActionsForRules()
 	return c.do(ctx, opScheduleComplianceActions, func(ctx context.Context) error {
-		return c.policies().ByDeviceCompliancePolicyId(id).ScheduleActionsForRules().Post(ctx, body, nil)
+		if c.deviceOwners.has(id) {
+			_, err := sendDeviceOwner[any](ctx, c, nil,
+				func(ctx context.Context) (*abs.RequestInformation, error) {
+					return schedule.ToPostRequestInformation(ctx, body, nil)
+				})
+			return err
+		}
+		return schedule.Post(ctx, body, nil)
 	})
 }
 
 // GetCompliancePolicyDeviceOverview makes one GET of the policy's deviceStatusOverview.
 func (c *client) GetCompliancePolicyDeviceOverview(ctx context.Context, id string) (*DeviceOverview, error) {
+	overview := c.policies().ByDeviceCompliancePolicyId(id).DeviceStatusOverview()
 	m, err := call(ctx, c, opGetDeviceOverview, func(ctx context.Context) (models.DeviceComplianceDeviceOverviewable, error) {
-		return c.policies().ByDeviceCompliancePolicyId(id).DeviceStatusOverview().Get(ctx, nil)
+		if c.deviceOwners.has(id) {
+			return sendDeviceOwner[models.DeviceComplianceDeviceOverviewable](ctx, c, models.CreateDeviceComplianceDeviceOverviewFromDiscriminatorValue,
+				func(ctx context.Context) (*abs.RequestInformation, error) {
+					return overview.ToGetRequestInformation(ctx, nil)
+				})
+		}
+		return overview.Get(ctx, nil)
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package intune
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -42,12 +43,19 @@ type ConnectorSettings struct {
 type PolicyType string
 
 const (
-	AndroidCompliancePolicy            PolicyType = "#microsoft.graph.androidCompliancePolicy"
+	// AndroidCompliancePolicy governs Android device administrator devices.
+	AndroidCompliancePolicy PolicyType = "#microsoft.graph.androidCompliancePolicy"
+	// AndroidWorkProfileCompliancePolicy governs Android Enterprise personally owned
+	// devices with a work profile.
 	AndroidWorkProfileCompliancePolicy PolicyType = "#microsoft.graph.androidWorkProfileCompliancePolicy"
 	IOSCompliancePolicy                PolicyType = "#microsoft.graph.iosCompliancePolicy"
+	// AndroidDeviceOwnerCompliancePolicy governs Android Enterprise fully managed,
+	// dedicated and corporate-owned work profile devices. Graph serves it in beta only,
+	// which the client handles by itself (policies_beta.go).
+	AndroidDeviceOwnerCompliancePolicy PolicyType = "#microsoft.graph.androidDeviceOwnerCompliancePolicy"
 )
 
-// CompliancePolicy is a device compliance policy of one of the three v1.0 mobile types,
+// CompliancePolicy is a device compliance policy of one of the four mobile types,
 // reduced to what the operator manages. Actions and Assignments are only filled by reads
 // that expand them (List and Get do).
 type CompliancePolicy struct {
@@ -123,6 +131,16 @@ type ManagedDevice struct {
 	ComplianceState            string // unknown, compliant, noncompliant, conflict, error, inGracePeriod, configManager
 	PartnerReportedThreatState string // unknown, activated, deactivated, secured, lowSeverity, ... or ""
 	LastSync                   time.Time
+	// EnrollmentType is deviceEnrollmentType as Graph sends it, e.g. userEnrollment,
+	// appleBulkWithUser, androidEnterpriseFullyManaged, androidEnterpriseDedicatedDevice
+	// or androidEnterpriseCorporateWorkProfile (v1.0 sends these three although its
+	// documented enum lacks them).
+	EnrollmentType string
+	// ManagementAgent is managementAgent, e.g. mdm, or googleCloudDevicePolicyController
+	// for a device managed by Android Device Policy (corporate-owned Android Enterprise).
+	ManagementAgent string
+	// OwnerType is managedDeviceOwnerType: company, personal or unknown.
+	OwnerType string
 	// ActionResults is deviceActionResults, Intune's history of the remote actions sent to
 	// the device, in the order Graph lists them. Only GetManagedDevice reads it:
 	// ListManagedDevices leaves it nil so that device pages stay small. Use it to tell
@@ -141,6 +159,32 @@ type DeviceActionResult struct {
 	State string
 	// Started is startDateTime, Updated lastUpdatedDateTime; zero when Graph omitted them.
 	Started, Updated time.Time
+}
+
+// corporateAndroidEnrollments are the deviceEnrollmentType values of the corporate-owned
+// Android Enterprise modes.
+var corporateAndroidEnrollments = []string{"androidEnterpriseFullyManaged", "androidEnterpriseDedicatedDevice", "androidEnterpriseCorporateWorkProfile"}
+
+// PolicyType is the type of the compliance policies Intune evaluates the device
+// against, "" for a platform without one of the four mobile types. An Android device
+// is corporate-owned Android Enterprise (its enrolment type says so, or Android Device
+// Policy manages it), personally owned with a work profile, or else device
+// administrator. Graph v1.0 does not tell a personally owned device administrator
+// device from a work profile one (both are userEnrollment through mdm); since Intune
+// ended device administrator management on devices with Google Mobile Services at the
+// end of 2024, a personally owned Android device is taken for a work profile.
+func (d ManagedDevice) PolicyType() PolicyType {
+	switch {
+	case strings.EqualFold(d.OperatingSystem, "iOS") || strings.EqualFold(d.OperatingSystem, "iPadOS"):
+		return IOSCompliancePolicy
+	case !strings.EqualFold(d.OperatingSystem, "Android"):
+		return ""
+	case slices.Contains(corporateAndroidEnrollments, d.EnrollmentType) || d.ManagementAgent == "googleCloudDevicePolicyController":
+		return AndroidDeviceOwnerCompliancePolicy
+	case d.OwnerType == "personal":
+		return AndroidWorkProfileCompliancePolicy
+	}
+	return AndroidCompliancePolicy
 }
 
 // LastActionResult returns the result of the most recently started action called name,
