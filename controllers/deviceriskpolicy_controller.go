@@ -81,6 +81,7 @@ func (p *policyPass) connect(ctx context.Context) (*summary, ctrl.Result, error)
 // risk assessment; a throttled call ends the pass at once (the rest would be too).
 func (p *policyPass) sync(ctx context.Context) (ctrl.Result, error) {
 	r := p.r
+	noteDeviceAdministrator(p)
 	err := r.syncCompliancePolicies(ctx, p)
 	if err == nil || !outbound.IsThrottled(err) {
 		err = errors.Join(err, r.syncConditionalAccess(ctx, p))

@@ -17,9 +17,10 @@ const (
 	AppOffice365        = "Office365"
 )
 
-// policyTypeFor maps a platform to the v1.0 compliance policy type that carries the
-// MTD rule for it.
+// policyTypeFor maps a platform to the compliance policy type that carries the MTD rule
+// for it (internal/intune knows which of them only Graph beta serves).
 var policyTypeFor = map[v1.Platform]intune.PolicyType{
+	v1.PlatformAndroidEnterprise:  intune.AndroidDeviceOwnerCompliancePolicy,
 	v1.PlatformAndroid:            intune.AndroidCompliancePolicy,
 	v1.PlatformAndroidWorkProfile: intune.AndroidWorkProfileCompliancePolicy,
 	v1.PlatformIOS:                intune.IOSCompliancePolicy,
@@ -27,6 +28,7 @@ var policyTypeFor = map[v1.Platform]intune.PolicyType{
 
 // caPlatformFor maps a platform to Conditional Access's device platform.
 var caPlatformFor = map[v1.Platform]string{
+	v1.PlatformAndroidEnterprise:  "android",
 	v1.PlatformAndroid:            "android",
 	v1.PlatformAndroidWorkProfile: "android",
 	v1.PlatformIOS:                "iOS",

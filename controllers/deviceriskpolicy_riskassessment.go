@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -98,4 +99,24 @@ func riskAssessmentText(ra *v1.RiskAssessment) string {
 		parts[i] = k + "=" + m[k]
 	}
 	return strings.Join(parts, ", ")
+}
+
+// ConditionDeviceAdministrator is set on a policy that keeps an Android device
+// administrator policy (platform Android). It never fails Ready.
+const ConditionDeviceAdministrator = "AndroidDeviceAdministrator"
+
+// ReasonDeviceAdministratorUnsupported: Intune ended device administrator management on
+// devices with Google Mobile Services on 31 December 2024.
+const ReasonDeviceAdministratorUnsupported = "DeviceAdministratorUnsupported"
+
+// noteDeviceAdministrator says, on a policy with the Android platform, what it is and
+// where company phones are today.
+func noteDeviceAdministrator(p *policyPass) {
+	if !slices.Contains(p.pol.Spec.Platforms, v1.PlatformAndroid) {
+		meta.RemoveStatusCondition(&p.pol.Status.Conditions, ConditionDeviceAdministrator)
+		return
+	}
+	p.conds.set(ConditionDeviceAdministrator, true, ReasonDeviceAdministratorUnsupported,
+		"platform Android is Android device administrator (androidCompliancePolicy), which Intune no longer supports on devices with Google Mobile Services since 31 December 2024; "+
+			"Android Enterprise devices need AndroidEnterprise (fully managed, dedicated, corporate-owned work profile) and AndroidWorkProfile (personally owned)")
 }

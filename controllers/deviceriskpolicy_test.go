@@ -34,6 +34,9 @@ func writes(t *testing.T) map[string]int64 {
 	out := map[string]int64{}
 	for _, r := range []string{routePolicies, routePatchPolicy, routeAssignPolicy, routeSchedulePolicy, routeDeletePolicy} {
 		out[r] = calls(t, r)
+		// The same routes on Graph beta, where androidDeviceOwnerCompliancePolicy lives.
+		beta := strings.Replace(r, " /v1.0/", " /beta/", 1)
+		out[beta] = calls(t, beta)
 	}
 	return out
 }
@@ -597,4 +600,83 @@ func TestPolicyObserveOnlyReportsDriftWithoutWriting(t *testing.T) {
 		t.Fatalf("ObserveOnly wrote %v", w)
 	}
 	waitEvent(t, got, "DriftDetected: ObserveOnly: Intune differs from the spec")
+}
+
+// TestAndroidEnterprisePolicyLivesOnGraphBeta: the platform for fully managed, dedicated
+// and corporate-owned Android devices keeps an androidDeviceOwnerCompliancePolicy, a type
+// only Graph beta serves, through the same ladder as the others: adoption of an existing
+// one, drift corrected with one call, a crash between create and status leaving no
+// duplicate. Device administrator (Android) is named for what it is.
+func TestAndroidEnterprisePolicyLivesOnGraphBeta(t *testing.T) {
+	const (
+		betaCreate = "POST /beta/deviceManagement/deviceCompliancePolicies"
+		betaPatch  = "PATCH /beta/deviceManagement/deviceCompliancePolicies/{id}"
+	)
+	tn, conn := readyConnector(t)
+	g, ctx := graphAs(t, tn), context.Background()
+	pol := policyFor(conn, "enterprise", v1.PlatformAndroidEnterprise)
+	existing, err := g.CreateCompliancePolicy(ctx, intune.CompliancePolicy{
+		Type: intune.AndroidDeviceOwnerCompliancePolicy, DisplayName: pol.Spec.DisplayName, Description: pol.Spec.Description,
+		ThreatProtectionEnabled: true, RequiredSecurityLevel: "high", Actions: []intune.ScheduledAction{{ActionType: "block"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, pol)
+	got := policyReady(t, pol)
+	if st := got.Status.Platforms[0]; st.PolicyID != existing.ID || !st.Adopted {
+		t.Fatalf("status = %+v, want adoption of %s", st, existing.ID)
+	}
+	live, err := g.GetCompliancePolicy(ctx, existing.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.Type != intune.AndroidDeviceOwnerCompliancePolicy || !live.ThreatProtectionEnabled || live.RequiredSecurityLevel != "low" {
+		t.Fatalf("live policy = %+v, want the device owner type with the MTD rule at low", live)
+	}
+	if meta.FindStatusCondition(got.Status.Conditions, controllers.ConditionDeviceAdministrator) != nil {
+		t.Fatal("an Android Enterprise policy is flagged as device administrator")
+	}
+
+	// Drift on the beta object is corrected with one beta PATCH.
+	before := writes(t)
+	if err := g.PatchCompliancePolicy(ctx, existing.ID, intune.AndroidDeviceOwnerCompliancePolicy, intune.CompliancePolicyPatch{RequiredSecurityLevel: ptr("high")}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 4*resync, "the level corrected", func() (bool, string) {
+		live, err := g.GetCompliancePolicy(ctx, existing.ID)
+		if err != nil {
+			return false, err.Error()
+		}
+		return live.RequiredSecurityLevel == "low", live.RequiredSecurityLevel
+	})
+	if w := wrote(t, before); w[betaPatch] != 2 || w[routePatchPolicy] != 0 || w[betaCreate]+w[routePolicies] != 0 {
+		t.Fatalf("drifting and correcting wrote %v, want two beta PATCHes (the drift, then one correction)", w)
+	}
+
+	// A crash after the create, before the status write: found again, never created twice.
+	crashed := policyFor(conn, "enterprise-crash", v1.PlatformAndroidEnterprise)
+	crashed.Spec.Adoption = v1.AdoptionCreateOnly
+	crashed.Annotations = map[string]string{"mtd.operator.dev/create-pending-androidenterprise": "2026-11-26T00:00:00Z"}
+	orphan, err := g.CreateCompliancePolicy(ctx, intune.CompliancePolicy{
+		Type: intune.AndroidDeviceOwnerCompliancePolicy, DisplayName: crashed.Spec.DisplayName, Description: crashed.Spec.Description,
+		ThreatProtectionEnabled: true, RequiredSecurityLevel: "low", Actions: []intune.ScheduledAction{{ActionType: "block"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = writes(t)
+	create(t, crashed)
+	if got := policyReady(t, crashed); got.Status.Platforms[0].PolicyID != orphan.ID {
+		t.Fatalf("status id %s, want the policy created before the crash %s", got.Status.Platforms[0].PolicyID, orphan.ID)
+	}
+	if n := len(namedPolicies(t, tn, crashed.Spec.DisplayName)); n != 1 {
+		t.Fatalf("%d policies after the restart, want exactly 1", n)
+	}
+	if w := wrote(t, before); w[betaCreate]+w[routePolicies] != 0 {
+		t.Fatalf("created again: %v", w)
+	}
+
+	admin := policyFor(conn, "device-admin", v1.PlatformAndroid)
+	create(t, admin)
+	waitPolicy(t, admin, controllers.ConditionDeviceAdministrator, metav1.ConditionTrue, controllers.ReasonDeviceAdministratorUnsupported)
+	policyReady(t, admin) // a notice, never a failure
 }

@@ -37,10 +37,14 @@ type DeviceRiskPolicySpec struct {
 	// +optional
 	Description string `json:"description,omitempty"`
 
-	// platforms get one compliance policy each.
+	// platforms get one compliance policy each: AndroidEnterprise (fully managed,
+	// dedicated and corporate-owned work profile devices), AndroidWorkProfile (personally
+	// owned work profile), iOS, and Android, which is Android device administrator:
+	// unsupported by Intune on devices with Google Mobile Services since the end of 2024
+	// (the AndroidDeviceAdministrator condition says so).
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:MaxItems=4
 	// +required
 	Platforms []Platform `json:"platforms"`
 
@@ -293,6 +297,7 @@ type DeviceRiskPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Max Risk",type=string,JSONPath=`.spec.maxAllowedRisk`
 // +kubebuilder:printcolumn:name="Non-compliant",type=integer,JSONPath=`.status.nonCompliantDevices`
 // +kubebuilder:printcolumn:name="Platforms",type=string,JSONPath=`.spec.platforms`,priority=1
+// +kubebuilder:printcolumn:name="Device Admin",type=string,JSONPath=`.status.conditions[?(@.type=="AndroidDeviceAdministrator")].reason`,priority=1
 // +kubebuilder:printcolumn:name="CA Policy",type=string,JSONPath=`.status.conditionalAccessPolicyID`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DeviceRiskPolicy struct {

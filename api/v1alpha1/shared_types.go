@@ -94,13 +94,23 @@ const (
 // +kubebuilder:validation:Enum=low;medium;high
 type ThreatRiskLevel string
 
-// Platform is a mobile platform BlackBerry Protect Mobile supports with Intune.
-// +kubebuilder:validation:Enum=Android;AndroidWorkProfile;iOS
+// Platform is a mobile platform BlackBerry Protect Mobile supports with Intune, as Intune
+// manages it:
+//   - AndroidEnterprise: Android Enterprise fully managed, dedicated and corporate-owned
+//     work profile devices (androidDeviceOwnerCompliancePolicy, Graph beta);
+//   - AndroidWorkProfile: Android Enterprise personally owned work profile
+//     (androidWorkProfileCompliancePolicy);
+//   - Android: Android device administrator (androidCompliancePolicy), which Intune no
+//     longer supports on devices with Google Mobile Services (since 31 December 2024);
+//   - iOS: iOS/iPadOS (iosCompliancePolicy).
+//
+// +kubebuilder:validation:Enum=AndroidEnterprise;AndroidWorkProfile;Android;iOS
 type Platform string
 
 const (
-	PlatformAndroid            Platform = "Android"
+	PlatformAndroidEnterprise  Platform = "AndroidEnterprise"
 	PlatformAndroidWorkProfile Platform = "AndroidWorkProfile"
+	PlatformAndroid            Platform = "Android"
 	PlatformIOS                Platform = "iOS"
 )
 

@@ -36,9 +36,12 @@ func seedDemo(st *world.State, t *world.Tenant) error {
 	if err != nil {
 		return err
 	}
+	// Company Android phones are Android Enterprise (alice's fully managed, dave's
+	// dedicated), personal ones have a work profile (bob's, dave's second); erin's old
+	// Moto G is still enrolled with device administrator, which Intune no longer supports.
 	type phone struct {
 		platform, os, model string
-		work                bool
+		enrollment          string
 		entraID             string
 	}
 	users := []struct {
@@ -46,11 +49,11 @@ func seedDemo(st *world.State, t *world.Tenant) error {
 		pilot, exec bool
 		phones      []phone
 	}{
-		{"alice", false, false, []phone{{world.Android, "14", "Pixel 8", false, ""}, {world.IOS, "17.5", "iPhone 15", false, ""}}},
-		{"bob", true, false, []phone{{world.Android, "13", "Galaxy S23", true, ""}}},
-		{"carol", false, true, []phone{{world.IOS, "16.7", "iPhone 13", false, ""}, {world.IOS, "17.5", "iPad Air", false, ""}}},
-		{"dave", false, false, []phone{{world.Android, "12", "Pixel 6", false, ""}, {world.Android, "14", "Galaxy A55", true, DemoLostPhone}}},
-		{"erin", false, false, []phone{{world.IOS, "15.8", "iPhone SE", false, ""}, {world.Android, "11", "Moto G", false, ""}, {world.IOS, "17.4", "iPhone 14", false, ""}}},
+		{"alice", false, false, []phone{{world.Android, "14", "Pixel 8", world.EnrollFullyManaged, ""}, {world.IOS, "17.5", "iPhone 15", "", ""}}},
+		{"bob", true, false, []phone{{world.Android, "13", "Galaxy S23", world.EnrollWorkProfile, ""}}},
+		{"carol", false, true, []phone{{world.IOS, "16.7", "iPhone 13", "", ""}, {world.IOS, "17.5", "iPad Air", "", ""}}},
+		{"dave", false, false, []phone{{world.Android, "12", "Pixel 6", world.EnrollDedicated, ""}, {world.Android, "14", "Galaxy A55", world.EnrollWorkProfile, DemoLostPhone}}},
+		{"erin", false, false, []phone{{world.IOS, "15.8", "iPhone SE", "", ""}, {world.Android, "11", "Moto G", world.EnrollDeviceAdministrator, ""}, {world.IOS, "17.4", "iPhone 14", "", ""}}},
 	}
 	for _, u := range users {
 		groups := []string{staff.ID}
@@ -65,12 +68,8 @@ func seedDemo(st *world.State, t *world.Tenant) error {
 			return err
 		}
 		for i, p := range u.phones {
-			enrollment := ""
-			if p.work {
-				enrollment = world.EnrollWorkProfile
-			}
 			if _, err := st.AddDevice(t, world.Device{EntraID: p.entraID, Name: fmt.Sprintf("%s-%s-%d", u.name, p.platform, i+1),
-				Platform: p.platform, OSVersion: p.os, Model: p.model, Enrollment: enrollment, UserID: usr.ID}); err != nil {
+				Platform: p.platform, OSVersion: p.os, Model: p.model, Enrollment: p.enrollment, UserID: usr.ID}); err != nil {
 				return err
 			}
 		}
