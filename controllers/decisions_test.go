@@ -1323,8 +1323,8 @@ func TestDecideDeviceCounts(t *testing.T) {
 				t.Fatal("deviceCounts = nil")
 			}
 			counts := *got
-			counts.AllSecuredSince = nil
-			if counts != tc.counts {
+			counts.AllSecuredSince, counts.Platforms = nil, nil
+			if !reflect.DeepEqual(counts, tc.counts) {
 				t.Errorf("counts = %+v, want %+v", counts, tc.counts)
 			}
 			switch {
@@ -1463,5 +1463,30 @@ func TestDecidePorts(t *testing.T) {
 	}
 	if none, _ := ParsePorts(""); none.Has(6514) || none.String() != "none" {
 		t.Errorf("the empty set = %v", none)
+	}
+}
+
+func TestDecideDevicePlatform(t *testing.T) {
+	devices := []intune.ManagedDevice{
+		{ID: "fm", OperatingSystem: "Android", EnrollmentType: "androidEnterpriseFullyManaged", ManagementAgent: "googleCloudDevicePolicyController", OwnerType: "company"},
+		{ID: "ded", OperatingSystem: "Android", EnrollmentType: "androidEnterpriseDedicatedDevice", OwnerType: "company"},
+		{ID: "cope", OperatingSystem: "Android", EnrollmentType: "androidEnterpriseCorporateWorkProfile", OwnerType: "company"},
+		{ID: "byod", OperatingSystem: "Android", EnrollmentType: "userEnrollment", ManagementAgent: "mdm", OwnerType: "personal"},
+		{ID: "da", OperatingSystem: "Android", EnrollmentType: "userEnrollment", ManagementAgent: "mdm", OwnerType: "company"},
+		{ID: "ios", OperatingSystem: "iOS"},
+		{ID: "ipad", OperatingSystem: "iPadOS"},
+		{ID: "win", OperatingSystem: "Windows"},
+	}
+	want := map[string]v1.Platform{"fm": v1.PlatformAndroidEnterprise, "ded": v1.PlatformAndroidEnterprise, "cope": v1.PlatformAndroidEnterprise,
+		"byod": v1.PlatformAndroidWorkProfile, "da": v1.PlatformAndroid, "ios": v1.PlatformIOS, "ipad": v1.PlatformIOS, "win": ""}
+	for i := range devices {
+		if got := platformOf(&devices[i]); got != want[devices[i].ID] {
+			t.Errorf("%s: platform %q, want %q", devices[i].ID, got, want[devices[i].ID])
+		}
+	}
+	counts := deviceCounts(snapshot.New(decT0, devices), nil)
+	wantCounts := map[v1.Platform]int32{v1.PlatformAndroidEnterprise: 3, v1.PlatformAndroidWorkProfile: 1, v1.PlatformAndroid: 1, v1.PlatformIOS: 2}
+	if !reflect.DeepEqual(counts.Platforms, wantCounts) || counts.Total != 8 {
+		t.Errorf("platform counts = %v (total %d), want %v of 8", counts.Platforms, counts.Total, wantCounts)
 	}
 }

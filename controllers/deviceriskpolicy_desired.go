@@ -26,6 +26,17 @@ var policyTypeFor = map[v1.Platform]intune.PolicyType{
 	v1.PlatformIOS:                intune.IOSCompliancePolicy,
 }
 
+// platformOf is the platform whose policy type governs a device ("" for none).
+func platformOf(d *intune.ManagedDevice) v1.Platform {
+	t := d.PolicyType()
+	for p, pt := range policyTypeFor {
+		if pt == t && t != "" {
+			return p
+		}
+	}
+	return ""
+}
+
 // caPlatformFor maps a platform to Conditional Access's device platform.
 var caPlatformFor = map[v1.Platform]string{
 	v1.PlatformAndroidEnterprise:  "android",

@@ -44,6 +44,7 @@ func (r *ThreatRemediationReconciler) observe(ctx context.Context, p *remediatio
 	}
 	p.device = d
 	s.IntuneDeviceID, s.DeviceName, s.UserPrincipalName, s.ComplianceState = d.ID, d.DeviceName, d.UserPrincipalName, d.ComplianceState
+	s.DevicePlatform = platformOf(d)
 	s.DeviceRisk = v1.RiskLevel(snapshot.Risk(d.PartnerReportedThreatState))
 	r.observeRisk(p)
 	return nil

@@ -197,6 +197,14 @@ func (r *ThreatSyncReconciler) saveProgress(ctx context.Context, conn *v1.MTDCon
 func deviceCounts(snap *snapshot.Snapshot, prev *v1.DeviceRiskCounts) *v1.DeviceRiskCounts {
 	c := snap.Counts()
 	out := &v1.DeviceRiskCounts{Secured: c.Secured, Low: c.Low, Medium: c.Medium, High: c.High, Total: c.Total}
+	for _, d := range snap.Devices() {
+		if p := platformOf(&d); p != "" {
+			if out.Platforms == nil {
+				out.Platforms = map[v1.Platform]int32{}
+			}
+			out.Platforms[p]++
+		}
+	}
 	if c.Assessed() > 0 && c.Secured == c.Assessed() {
 		since := metav1.NewTime(snap.Taken)
 		if prev != nil && prev.AllSecuredSince != nil {

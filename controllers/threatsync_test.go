@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -349,4 +350,36 @@ func TestSnapshotFaultsLoseNothingAndOpenNothingTwice(t *testing.T) {
 		t.Fatalf("%d remediations over %d devices after the faults and a restart; want 40 on 40", len(trs), len(per))
 	}
 	t.Logf("snapshot faults: 8 x 503 and 2 dropped connections while paging 1100 devices -> 40 remediations for 40 risky devices, 0 duplicates after a restart")
+}
+
+// TestDevicesAreToldApartByManagementMode: the snapshot counts devices by the platform
+// whose policy governs them, from Intune's enrolment fields, and a remediation records
+// its device's.
+func TestDevicesAreToldApartByManagementMode(t *testing.T) {
+	tn := riskyTenant(t)
+	ctx := context.Background()
+	u, err := admin.CreateUser(ctx, tn.ID, adminapi.User{UserPrincipalName: fmt.Sprintf("modes%d@contoso.example", time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, e := range []string{"fullyManaged", "dedicated", "workProfile", "deviceAdministrator"} {
+		created, err := admin.CreateDevices(ctx, tn.ID, adminapi.Device{DeviceName: e, Platform: "Android", OSVersion: "14", UserID: u.ID, Enrollment: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[e] = created.Devices[0].IntuneID
+	}
+	conn := remediationConnector(t, tn, nil)
+	want := map[v1.Platform]int32{v1.PlatformAndroidEnterprise: 2, v1.PlatformAndroidWorkProfile: 1, v1.PlatformAndroid: 1}
+	waitFor(t, conn, "devices counted by platform", func(c *v1.MTDConnector) bool {
+		return c.Status.Devices != nil && reflect.DeepEqual(c.Status.Devices.Platforms, want)
+	})
+	syncClocks(time.Now())
+	tr := handMade(t, conn, "fully-managed", v1.DeviceReference{IntuneDeviceID: v1.GUID(ids["fullyManaged"])}, step(v1.StepNotify, 0))
+	mustCreate(t, tr)
+	got := waitPhase(t, tr, v1.PhaseResolved)
+	if got.Status.DevicePlatform != v1.PlatformAndroidEnterprise {
+		t.Fatalf("devicePlatform = %q, want AndroidEnterprise", got.Status.DevicePlatform)
+	}
 }

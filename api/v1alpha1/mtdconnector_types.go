@@ -492,6 +492,12 @@ type DeviceRiskCounts struct {
 	// total counts every device, including ones the partner has not assessed.
 	// +optional
 	Total int32 `json:"total"`
+	// platforms counts the devices by the DeviceRiskPolicy platform whose compliance
+	// policy type governs them, from Intune's enrolment fields (deviceEnrollmentType,
+	// managementAgent, managedDeviceOwnerType): how many devices each platform of a
+	// policy reaches, and how many are still on Android device administrator.
+	// +optional
+	Platforms map[Platform]int32 `json:"platforms,omitempty"`
 	// allSecuredSince is set while every assessed device is reported secured: since
 	// when. UES reports exactly that when no risk assessment is configured in its
 	// console, so a long-standing value is worth a look (see DeviceRiskPolicy's

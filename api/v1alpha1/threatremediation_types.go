@@ -285,6 +285,11 @@ type ThreatRemediationStatus struct {
 	// userPrincipalName of the device's primary user.
 	// +optional
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	// devicePlatform is the DeviceRiskPolicy platform whose policy type governs the
+	// device: AndroidEnterprise (fully managed, dedicated, corporate work profile),
+	// AndroidWorkProfile (personal), Android (device administrator) or iOS.
+	// +optional
+	DevicePlatform Platform `json:"devicePlatform,omitempty"`
 	// planHash identifies the plan (spec.steps and spec.dryRun). It follows the plan
 	// until a step runs and is frozen from then on, so that no step can be inserted
 	// before (or swapped under) a step that already ran: a changed plan then stops the
@@ -322,6 +327,7 @@ type ThreatRemediationStatus struct {
 // +kubebuilder:printcolumn:name="Threat",type=string,JSONPath=`.spec.threat.type`
 // +kubebuilder:printcolumn:name="Risk",type=string,JSONPath=`.status.deviceRisk`
 // +kubebuilder:printcolumn:name="Approval",type=string,JSONPath=`.status.approval.decision`,priority=1
+// +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.devicePlatform`,priority=1
 // +kubebuilder:printcolumn:name="Compliance",type=string,JSONPath=`.status.complianceState`,priority=1
 // +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.userPrincipalName`,priority=1
 // +kubebuilder:printcolumn:name="Resolved",type=date,JSONPath=`.status.resolvedAt`,priority=1
