@@ -34,6 +34,8 @@ type Options struct {
 	// RemediationRetention and RemediationPollInterval: see ThreatRemediationReconciler.
 	RemediationRetention    time.Duration
 	RemediationPollInterval time.Duration
+	// UnreportedThreatWindow: see ThreatRemediationReconciler.UnreportedWindow.
+	UnreportedThreatWindow time.Duration
 	// UESRequestsPer10s limits UES calls per tenant; GraphLimitMargin lengthens the
 	// documented Intune windows.
 	UESRequestsPer10s int
@@ -98,7 +100,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	if err := (&ThreatRemediationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Clients: clients,
 		Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
-		Retention: o.RemediationRetention, PollInterval: o.RemediationPollInterval,
+		Retention: o.RemediationRetention, PollInterval: o.RemediationPollInterval, UnreportedWindow: o.UnreportedThreatWindow,
 		MaxDestructiveActionsPerHour: o.MaxDestructiveActionsPerHour, Approvals: o.Approvals}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}

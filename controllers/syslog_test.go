@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -189,6 +190,19 @@ func TestASyslogAlertOpensItsRemediationAtOnce(t *testing.T) {
 	waitSyslogCount(t, "mtd_operator_syslog_events_total", conn, map[string]string{"outcome": "duplicate"}, dup+2)
 	if n := len(remediationsIn(t, conn.Namespace)); n != 1 {
 		t.Fatalf("%d remediations after a redelivery, want 1", n)
+	}
+
+	// UES never told Intune (the user fixed it first): within the window Intune's
+	// "secured" does not end the threat; past it, it does.
+	reconcileOnce(t, freshRemediationReconciler(time.Minute), tr)
+	if p := getRemediation(t, client.ObjectKeyFromObject(tr)).Status.Phase; p == v1.PhaseResolved {
+		t.Fatal("resolved on Intune's secured before Intune could have heard of the threat")
+	}
+	remediationClock.Step(controllers.DefaultUnreportedWindow)
+	poke(t, tr)
+	got = waitPhase(t, tr, v1.PhaseResolved)
+	if c := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady); c == nil || !strings.Contains(c.Message, "Intune never reported this threat's risk") {
+		t.Fatalf("Ready = %+v", c)
 	}
 }
 

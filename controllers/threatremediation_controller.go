@@ -80,6 +80,10 @@ type ThreatRemediationReconciler struct {
 	MaxDestructiveActionsPerHour int
 	// Approvals is what the installation decides about approvals.
 	Approvals ApprovalGate
+	// UnreportedWindow is how long after a syslog alert Intune may take to report the
+	// threat's risk (UES reports periodically). Past it, a remediation Intune never saw
+	// resolves on Intune's "secured and compliant" (default 1 hour).
+	UnreportedWindow time.Duration
 
 	// capMu makes counting the destructive actions of the last hour and recording a new
 	// one as Running one step, so concurrent workers cannot both take the last slot.
@@ -100,6 +104,8 @@ type remediationPass struct {
 	wake    time.Time // when the plan next needs a visit; zero: only the poll
 	waiting *summary  // why the plan cannot move on now (approval, cap)
 	failed  bool
+	// unreported is how long Intune may take to hear of a threat syslog reported.
+	unreported time.Duration
 }
 
 func (p *remediationPass) wakeAt(t time.Time) {
@@ -120,7 +126,8 @@ func (r *ThreatRemediationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if terminalPhase(tr.Status.Phase) {
 		return r.retain(ctx, &tr)
 	}
-	p := &remediationPass{tr: &tr, conds: conditions{list: &tr.Status.Conditions, generation: tr.Generation}, now: r.Clock.Now(), saved: tr.Status.DeepCopy()}
+	p := &remediationPass{tr: &tr, conds: conditions{list: &tr.Status.Conditions, generation: tr.Generation}, now: r.Clock.Now(), saved: tr.Status.DeepCopy(),
+		unreported: r.unreportedWindow()}
 	startPhase := tr.Status.Phase
 	res, err := r.reconcile(ctx, p)
 	tr.Status.ObservedGeneration = tr.Generation
@@ -300,6 +307,16 @@ func (r *ThreatRemediationReconciler) announcePhase(tr *v1.ThreatRemediation) {
 		msg += ": " + c.Message
 	}
 	emit(r.Recorder, tr, kind, string(tr.Status.Phase), "Remediate", msg)
+}
+
+// DefaultUnreportedWindow: UES reports device risk to Intune periodically, well within it.
+const DefaultUnreportedWindow = time.Hour
+
+func (r *ThreatRemediationReconciler) unreportedWindow() time.Duration {
+	if r.UnreportedWindow > 0 {
+		return r.UnreportedWindow
+	}
+	return DefaultUnreportedWindow
 }
 
 func (r *ThreatRemediationReconciler) poll() time.Duration {

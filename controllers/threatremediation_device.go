@@ -177,6 +177,12 @@ func resolution(p *remediationPass) (reason, msg string, ok bool) {
 	// stored to the second, hence the margin).
 	observed := p.tr.Status.RiskObservedAt
 	recovered := observed != nil && !p.seenAt.Before(observed.Add(time.Second))
+	// A threat seen first by syslog and fixed before UES's next report never reaches
+	// Intune: once Intune has had its window to hear of it, its "secured" counts too.
+	if observed == nil && p.tr.Spec.Threat.Source == v1.SourceUESSyslog && p.unreported > 0 &&
+		!p.seenAt.Before(p.tr.Status.DetectedAt.Add(p.unreported)) && risk == snapshot.RiskSecured {
+		return ReasonThreatResolved, fmt.Sprintf("Intune never reported this threat's risk in the %s after the syslog alert, and reports the device secured and compliant", p.unreported), true
+	}
 	switch {
 	case recovered && risk == snapshot.RiskSecured:
 		return ReasonThreatResolved, "BlackBerry reports the device secured and Intune reports it compliant", true

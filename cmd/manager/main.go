@@ -60,6 +60,7 @@ type config struct {
 	approvalExempt           string
 	syslogPorts, syslogBind  string
 	syslogRate               float64
+	unreportedWindow         time.Duration
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -81,6 +82,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.maxDestructivePerHour, "max-destructive-actions-per-hour", 20, "ceiling on retire, wipe, remoteLock and ignoreAlert actions per connector per hour, over any connector's own guardrail")
 	fs.StringVar(&c.syslogPorts, "syslog-ports", "", "ports (\"6514\", \"6514-6520\", comma-separated) MTDConnectors' syslog listeners may use; empty: none, syslog is off")
 	fs.StringVar(&c.syslogBind, "syslog-bind-address", "", "address the syslog listeners bind; empty: every interface")
+	fs.DurationVar(&c.unreportedWindow, "unreported-threat-window", time.Hour, "how long after a syslog alert Intune may take to report the threat's risk; past it, a remediation Intune never saw resolves on Intune's secured and compliant")
 	fs.Float64Var(&c.syslogRate, "syslog-messages-per-second", 500, "messages each syslog listener accepts per second per sender, with bursts of four times as many; more are dropped and counted (UES sends from few addresses, so allow for its bursts)")
 	fs.StringVar(&c.approvalExempt, "approval-exempt-actions", "", "comma-separated actions that run without an approval: remoteLock and/or ignoreAlert (retire and wipe always need one); empty: none")
 	fs.DurationVar(&c.remediationRetention, "remediation-retention", 7*24*time.Hour, "how long Resolved ThreatRemediations are kept (unless labelled mtd.operator.dev/keep=true)")
@@ -224,6 +226,7 @@ func run(c *config) error {
 		MaxDestructiveActionsPerHour: c.maxDestructivePerHour,
 		RemediationRetention:         c.remediationRetention,
 		RemediationPollInterval:      c.remediationPollInterval,
+		UnreportedThreatWindow:       c.unreportedWindow,
 		UESRequestsPer10s:            c.uesRequestsPer10s,
 		GraphLimitMargin:             c.graphLimitMargin,
 		Approvals:                    controllers.ApprovalGate{Exempt: exempt, Operator: self},

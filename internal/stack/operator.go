@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 )
@@ -37,6 +38,8 @@ func (s *Stack) StartOperator(ctx context.Context, name string, extra ...string)
 		"--allowed-endpoint-hosts", s.TwinHost(),
 		// The sample connector's syslog listener, which only the leader opens.
 		"--syslog-ports", strconv.Itoa(s.SyslogPort), "--syslog-bind-address", "127.0.0.1",
+		// UES reports to Intune after the twin's report delay: give it four.
+		"--unreported-threat-window", (4 * max(s.ReportDelay, time.Second)).String(),
 	}, extra...)
 	cmd := exec.Command(s.ManagerBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.OperatorKubeconfig, "POD_NAMESPACE="+OperatorNamespace)

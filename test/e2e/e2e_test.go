@@ -417,3 +417,28 @@ spec:
 	}
 	leader = standby
 }
+
+// TestSyslogFollowsTheLeader: after the failover, the new leader listens on the
+// connector's syslog port, and UES's next alert still names the threat; the twin's UES
+// counts no message it could not deliver.
+func TestSyslogFollowsTheLeader(t *testing.T) {
+	if leader.Name != "operator-b" {
+		t.Fatalf("run after TestLeaderFailoverRunsNoStepTwice: the leader is %s", leader.Name)
+	}
+	phone := device(t, "erin-iOS-1")
+	if _, err := st.Admin.Detect(ctx, tenant(), phone.EntraID, adminapi.Detection{Type: "jailbrokenOrRooted", Detail: "Jailbroken"}); err != nil {
+		t.Fatal(err)
+	}
+	name := remediationOf(t, phone, "jailbrokenOrRooted", "Jailbroken")
+	if _, err := st.Admin.Remediate(ctx, tenant(), phone.EntraID, "jailbrokenOrRooted"); err != nil {
+		t.Fatal(err)
+	}
+	resolved(t, name)
+	s, err := st.Admin.Syslog(ctx, tenant())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Undelivered != 0 || s.DeadLetters != 0 || s.Disabled {
+		t.Fatalf("the twin's UES syslog integration: %+v", s)
+	}
+}
