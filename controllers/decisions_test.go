@@ -1445,6 +1445,15 @@ func TestDecideSyslogHints(t *testing.T) {
 	if !a.hold("dev-3", &v1.ThreatReference{AlertID: "a-4"}, now) {
 		t.Fatal("the store did not free its expired entries")
 	}
+	// A device's hint older than the ttl gives way to its next alert.
+	h.max = 10
+	now = now.Add(time.Hour + time.Second)
+	if !a.hold("dev-3", &v1.ThreatReference{AlertID: "a-5"}, now) {
+		t.Fatal("the next alert was not held")
+	}
+	if got, _, ok := a.take("dev-3"); !ok || got.AlertID != "a-5" {
+		t.Fatalf("take = %+v %v, want the fresh alert a-5", got, ok)
+	}
 	var none *SyslogHints
 	if none.forConnector("x").hold("d", first, now) {
 		t.Fatal("a nil store held an alert")

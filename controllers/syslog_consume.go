@@ -123,18 +123,20 @@ func (r *SyslogReconciler) apply(ctx context.Context, key types.NamespacedName, 
 // declaredRisks is the risk each detection type raises a device to, as the connector's
 // DeviceRiskPolicies declare the UES console's risk assessment (the highest where they
 // differ): what lets a syslog alert open a remediation before Intune hears of it.
-func (r *SyslogReconciler) declaredRisks(ctx context.Context, conn *v1.MTDConnector) (map[v1.DetectionType]int, error) {
+func (r *SyslogReconciler) declaredRisks(ctx context.Context, conn *v1.MTDConnector) (map[v1.DetectionType]v1.ThreatRiskLevel, error) {
 	var list v1.DeviceRiskPolicyList
 	if err := r.List(ctx, &list, client.InNamespace(conn.Namespace), client.MatchingFields{indexConnectorRef: conn.Name}); err != nil {
 		return nil, err
 	}
-	out := map[v1.DetectionType]int{}
+	out := map[v1.DetectionType]v1.ThreatRiskLevel{}
 	for _, p := range list.Items {
 		if p.Spec.RiskAssessment == nil {
 			continue
 		}
 		for _, d := range p.Spec.RiskAssessment.Detections {
-			out[d.Type] = max(out[d.Type], snapshot.Rank(string(d.Risk)))
+			if snapshot.Rank(string(d.Risk)) > snapshot.Rank(string(out[d.Type])) {
+				out[d.Type] = d.Risk
+			}
 		}
 	}
 	return out, nil

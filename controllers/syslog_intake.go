@@ -53,7 +53,7 @@ var alertIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
 // fromSyslog feeds one event and says what it did, or why it was dropped
 // (errDropped wraps the reason).
-func (in *intake) fromSyslog(ctx context.Context, ev syslog.Event, declared map[v1.DetectionType]int, now time.Time) (string, error) {
+func (in *intake) fromSyslog(ctx context.Context, ev syslog.Event, declared map[v1.DetectionType]v1.ThreatRiskLevel, now time.Time) (string, error) {
 	if name := strings.ToLower(ev.Name); name != "" && name != "created" {
 		return syslogStatus, nil
 	}
@@ -71,9 +71,7 @@ func (in *intake) fromSyslog(ctx context.Context, ev syslog.Event, declared map[
 	if threat.Type == "" && ev.Type != "" {
 		threat.Detail = truncate(ev.Type+": "+ev.Detail, 1024) // a type this API version does not know yet
 	}
-	if rank, ok := declared[threat.Type]; ok {
-		threat.Risk = v1.ThreatRiskLevel(riskNames[rank])
-	}
+	threat.Risk = declared[threat.Type]
 	if tr := in.openFor(d.ID); tr != nil {
 		if tr.Spec.Threat != nil && tr.Spec.Threat.AlertID != "" {
 			return syslogDuplicate, nil // it follows another alert of the same episode
@@ -110,9 +108,6 @@ func (in *intake) syslogDevice(ev syslog.Event) (*intune.ManagedDevice, error) {
 	}
 	return d, nil
 }
-
-// riskNames are the risk levels by rank (snapshot.Rank).
-var riskNames = map[int]string{1: "low", 2: "medium", 3: "high"}
 
 // errDropped is an event the intake refuses, with the reason it is counted under.
 type errDropped struct{ reason string }
@@ -188,13 +183,16 @@ func (c *hintsOf) hold(device string, threat *v1.ThreatReference, at time.Time) 
 	c.h.mu.Lock()
 	defer c.h.mu.Unlock()
 	ch := c.get(true)
-	c.expire(ch)
+	if len(ch.alerts) >= c.h.max {
+		c.expire(ch) // only when full: a lookup checks its own entry's age
+	}
 	if len(ch.alerts) >= c.h.max {
 		return false
 	}
 	ch.alerts[threat.AlertID] = at
 	dev := strings.ToLower(device)
-	if _, ok := ch.byDevice[dev]; !ok { // a later alert of the same device: the first one stays
+	// A later alert of the same device: the first one stays, unless it is too old.
+	if held, ok := ch.byDevice[dev]; !ok || held.at.Before(c.cutoff()) {
 		ch.byDevice[dev] = heldAlert{threat: *threat, at: at}
 	}
 	return true
@@ -211,9 +209,8 @@ func (c *hintsOf) known(alertID string) bool {
 	if ch == nil {
 		return false
 	}
-	c.expire(ch)
-	_, ok := ch.alerts[alertID]
-	return ok
+	at, ok := ch.alerts[alertID]
+	return ok && !at.Before(c.cutoff())
 }
 
 // take removes and returns the device's held alert, if it is fresh.
@@ -227,19 +224,21 @@ func (c *hintsOf) take(device string) (*v1.ThreatReference, time.Time, bool) {
 	if ch == nil {
 		return nil, time.Time{}, false
 	}
-	c.expire(ch)
 	held, ok := ch.byDevice[strings.ToLower(device)]
 	if !ok {
 		return nil, time.Time{}, false
 	}
 	delete(ch.byDevice, strings.ToLower(device))
+	if held.at.Before(c.cutoff()) {
+		return nil, time.Time{}, false
+	}
 	return &held.threat, held.at, true
 }
 
 // expire drops what is older than the store's ttl. A held alert id stays known for the
 // ttl even once its remediation opened, which then knows it too.
 func (c *hintsOf) expire(ch *connectorHints) {
-	cutoff := c.h.now().Add(-c.h.ttl)
+	cutoff := c.cutoff()
 	for dev, held := range ch.byDevice {
 		if held.at.Before(cutoff) {
 			delete(ch.byDevice, dev)
@@ -251,6 +250,9 @@ func (c *hintsOf) expire(ch *connectorHints) {
 		}
 	}
 }
+
+// cutoff is the oldest time a hint may be from.
+func (c *hintsOf) cutoff() time.Time { return c.h.now().Add(-c.h.ttl) }
 
 // forget drops a connector's hints.
 func (h *SyslogHints) forget(uid types.UID) {
