@@ -31,6 +31,9 @@ func (c conditions) setStatus(typ string, status metav1.ConditionStatus, reason,
 
 func (c conditions) get(typ string) *metav1.Condition { return meta.FindStatusCondition(*c.list, typ) }
 
+// remove drops a condition that no longer applies (its feature is switched off).
+func (c conditions) remove(typ string) { meta.RemoveStatusCondition(c.list, typ) }
+
 // summary is a reconcile's verdict, written into the kstatus conditions that Flux,
 // Argo CD and `kubectl wait` read: Ready; Reconciling (True while the spec is not yet
 // realised, e.g. throttled or a transient failure); Stalled (True when only a person

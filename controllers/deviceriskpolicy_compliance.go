@@ -51,7 +51,7 @@ func (r *DeviceRiskPolicyReconciler) syncPlatform(ctx context.Context, p *policy
 	ic := p.clients.Intune
 	want := desiredCompliancePolicy(p.pol, platform)
 	what := string(platform) + " compliance policy"
-	live, _, err := climb(ctx, r, p, ladder[intune.CompliancePolicy]{
+	live, _, err := climb(ctx, r.Client, r.Recorder, p, ladder[intune.CompliancePolicy]{
 		what: what, plural: string(platform) + " compliance policies", pending: string(platform), name: want.DisplayName,
 		id:   platformStatus(p.pol, platform).PolicyID,
 		idOf: func(c *intune.CompliancePolicy) string { return c.ID },
@@ -154,5 +154,5 @@ func (r *DeviceRiskPolicyReconciler) correctCompliancePolicy(ctx context.Context
 
 // deleteCompliancePolicy removes (or, per policy, orphans) a platform's policy.
 func (r *DeviceRiskPolicyReconciler) deleteCompliancePolicy(ctx context.Context, p *policyPass, st v1.PlatformPolicyStatus) error {
-	return release(ctx, r, p, string(st.Platform)+" compliance policy", st.PolicyID, p.clients.Intune.DeleteCompliancePolicy)
+	return release(ctx, r.Recorder, p.pol, string(st.Platform)+" compliance policy", st.PolicyID, p.clients.Intune.DeleteCompliancePolicy)
 }

@@ -25,7 +25,7 @@ func (r *DeviceRiskPolicyReconciler) syncConditionalAccess(ctx context.Context, 
 	}
 	ic := p.clients.Intune
 	want := desiredCAPolicy(pol)
-	_, _, err := climb(ctx, r, p, ladder[intune.ConditionalAccessPolicy]{
+	_, _, err := climb(ctx, r.Client, r.Recorder, p, ladder[intune.ConditionalAccessPolicy]{
 		what: "Conditional Access policy", plural: "Conditional Access policies", pending: caPendingKey, name: want.DisplayName,
 		id:   pol.Status.ConditionalAccessPolicyID,
 		idOf: func(c *intune.ConditionalAccessPolicy) string { return c.ID },
@@ -64,5 +64,5 @@ func (r *DeviceRiskPolicyReconciler) correctCA(ctx context.Context, p *policyPas
 }
 
 func (r *DeviceRiskPolicyReconciler) deleteCA(ctx context.Context, p *policyPass) error {
-	return release(ctx, r, p, "Conditional Access policy", p.pol.Status.ConditionalAccessPolicyID, p.clients.Intune.DeleteConditionalAccessPolicy)
+	return release(ctx, r.Recorder, p.pol, "Conditional Access policy", p.pol.Status.ConditionalAccessPolicyID, p.clients.Intune.DeleteConditionalAccessPolicy)
 }

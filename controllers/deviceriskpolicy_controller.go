@@ -104,6 +104,23 @@ func (p *policyPass) mayWrite(drift string) bool {
 	return false
 }
 
+// keeper, for the ladder.
+func (p *policyPass) object() client.Object       { return p.pol }
+func (p *policyPass) adoption() v1.AdoptionPolicy { return p.pol.Spec.Adoption }
+func (p *policyPass) clearAfterWrite(key string)  { p.guardsToClear = append(p.guardsToClear, key) }
+func (p *policyPass) block(s summary) {
+	if p.blocked == nil {
+		p.blocked = &s
+	}
+}
+func (p *policyPass) managedBy(ctx context.Context, id string) (string, error) {
+	owner, err := p.r.managedBy(ctx, p.pol, id)
+	if owner != "" {
+		owner = "DeviceRiskPolicy " + owner
+	}
+	return owner, err
+}
+
 // written clears the crash guards: only now that the ids are stored may they go.
 func (p *policyPass) written(ctx context.Context) error {
 	for _, key := range p.guardsToClear {

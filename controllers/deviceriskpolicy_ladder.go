@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
@@ -20,8 +22,25 @@ const pendingCreatePrefix = "mtd.operator.dev/create-pending-"
 
 func pendingKey(what string) string { return pendingCreatePrefix + strings.ToLower(what) }
 
-// ladder is how a DeviceRiskPolicy keeps one object in Intune or Entra (a platform's
-// compliance policy, the Conditional Access policy), the same way for every kind, as
+// keeper is the object that keeps Intune objects through the ladder, with its pass: a
+// DeviceRiskPolicy (compliance and Conditional Access policies) or an MTDConnector (the
+// Protect app and its configuration).
+type keeper interface {
+	// object carries the create-pending annotations and the events.
+	object() client.Object
+	adoption() v1.AdoptionPolicy
+	// mayWrite reports whether the keeper may change Intune, recording drift when not.
+	mayWrite(drift string) bool
+	// block records the first problem only a person can resolve.
+	block(s summary)
+	// clearAfterWrite removes the annotation once the status holding the id is stored.
+	clearAfterWrite(key string)
+	// managedBy names another keeper that records id, "" when none does.
+	managedBy(ctx context.Context, id string) (string, error)
+}
+
+// ladder is how one object is kept in Intune or Entra (a platform's compliance policy,
+// the Conditional Access policy, the Protect app), the same way for every kind, as
 // Azure Service Operator does: the recorded id; else adopt the one object of the exact
 // type and display name — or, after a crash between a create and the status write, the
 // one that create left (the create-pending annotation) —; else create; then correct
@@ -48,8 +67,8 @@ type ladder[T any] struct {
 // climb keeps l's object in place and returns it, with fresh true when this pass created
 // it (as wanted, so not corrected). A nil object with a nil error means the pass cannot
 // go on for it: ObserveOnly with nothing to observe, or a refusal recorded in p.blocked.
-func climb[T any](ctx context.Context, r *DeviceRiskPolicyReconciler, p *policyPass, l ladder[T]) (*T, bool, error) {
-	pol := p.pol
+func climb[T any](ctx context.Context, c client.Client, rec events.EventRecorder, k keeper, l ladder[T]) (*T, bool, error) {
+	obj := k.object()
 	if l.id != "" {
 		live, err := l.get(ctx, l.id)
 		if err == nil {
@@ -58,40 +77,40 @@ func climb[T any](ctx context.Context, r *DeviceRiskPolicyReconciler, p *policyP
 		if !outbound.IsNotFound(err) {
 			return nil, false, err
 		}
-		log.FromContext(ctx).Info("recorded object deleted outside the operator", "object", l.what, "id", l.id, "policy", pol.Name)
-		emit(r.Recorder, pol, corev1.EventTypeWarning, "PolicyMissing", "Observe", fmt.Sprintf("the %s %s was deleted outside the operator", l.what, l.id))
+		log.FromContext(ctx).Info("recorded object deleted outside the operator", "object", l.what, "id", l.id, "owner", obj.GetName())
+		emit(rec, obj, corev1.EventTypeWarning, "PolicyMissing", "Observe", fmt.Sprintf("the %s %s was deleted outside the operator", l.what, l.id))
 		l.forget()
 	}
 	key := pendingKey(l.pending)
-	_, pending := pol.Annotations[key]
-	if pending || pol.Spec.Adoption == v1.AdoptionAdoptOrCreate {
+	_, pending := obj.GetAnnotations()[key]
+	if pending || k.adoption() == v1.AdoptionAdoptOrCreate {
 		found, err := l.candidates(ctx)
 		if err != nil {
 			return nil, false, err
 		}
 		if len(found) > 0 {
-			live, err := adopt(ctx, r, p, l, found, pending)
+			live, err := adopt(ctx, rec, k, l, found, pending)
 			if err != nil || live == nil {
 				return nil, false, err
 			}
 			return live, false, l.correct(ctx, *live)
 		}
 	}
-	if !p.mayWrite(fmt.Sprintf("no %s named %q exists", l.what, l.name)) {
+	if !k.mayWrite(fmt.Sprintf("no %s named %q exists", l.what, l.name)) {
 		return nil, false, nil
 	}
 	// The guard goes on before the create and comes off only once the id is stored.
-	if err := setAnnotation(ctx, r.Client, pol, key, time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if err := setAnnotation(ctx, c, obj, key, time.Now().UTC().Format(time.RFC3339)); err != nil {
 		return nil, false, err
 	}
 	// create may return the object with an error when a follow-up call (an assignment)
 	// failed: it exists, so its id is recorded and the next pass corrects it.
 	created, err := l.create(ctx)
 	if created != nil {
-		log.FromContext(ctx).Info("created", "object", l.what, "id", l.idOf(created), "policy", pol.Name)
+		log.FromContext(ctx).Info("created", "object", l.what, "id", l.idOf(created), "owner", obj.GetName())
 		l.record(created, false)
-		p.guardsToClear = append(p.guardsToClear, key)
-		emit(r.Recorder, pol, corev1.EventTypeNormal, "Created", "Create", fmt.Sprintf("created %s %s", l.what, l.idOf(created)))
+		k.clearAfterWrite(key)
+		emit(rec, obj, corev1.EventTypeNormal, "Created", "Create", fmt.Sprintf("created %s %s", l.what, l.idOf(created)))
 	}
 	if err != nil {
 		return nil, false, err
@@ -100,48 +119,48 @@ func climb[T any](ctx context.Context, r *DeviceRiskPolicyReconciler, p *policyP
 }
 
 // adopt takes over the one candidate, refusing several (ambiguous) and one that another
-// DeviceRiskPolicy records (already managed).
-func adopt[T any](ctx context.Context, r *DeviceRiskPolicyReconciler, p *policyPass, l ladder[T], found []T, pending bool) (*T, error) {
+// keeper records (already managed).
+func adopt[T any](ctx context.Context, rec events.EventRecorder, k keeper, l ladder[T], found []T, pending bool) (*T, error) {
 	ids := make([]string, len(found))
 	for i := range found {
 		ids[i] = l.idOf(&found[i])
 	}
 	if len(found) > 1 {
-		p.blocked = &summary{reason: ReasonAmbiguousAdoption, stalled: true, message: fmt.Sprintf(
-			"%d %s are named %q (%s); rename or delete all but one, or set adoption: CreateOnly", len(found), l.plural, l.name, strings.Join(ids, ", "))}
+		k.block(summary{reason: ReasonAmbiguousAdoption, stalled: true, message: fmt.Sprintf(
+			"%d %s are named %q (%s); rename or delete all but one, or set adoption: CreateOnly", len(found), l.plural, l.name, strings.Join(ids, ", "))})
 		return nil, nil
 	}
-	owner, err := r.managedBy(ctx, p.pol, ids[0])
+	owner, err := k.managedBy(ctx, ids[0])
 	if err != nil || owner != "" {
 		if owner != "" {
-			p.blocked = &summary{reason: ReasonAlreadyManaged, stalled: true, message: fmt.Sprintf(
-				"the %s %q (%s) is already managed by DeviceRiskPolicy %s", l.what, l.name, ids[0], owner)}
+			k.block(summary{reason: ReasonAlreadyManaged, stalled: true, message: fmt.Sprintf(
+				"the %s %q (%s) is already managed by %s", l.what, l.name, ids[0], owner)})
 		}
 		return nil, err
 	}
 	live := &found[0]
-	log.FromContext(ctx).Info("adopted by exact display name", "object", l.what, "id", ids[0], "policy", p.pol.Name, "afterInterruption", pending)
+	obj := k.object()
+	log.FromContext(ctx).Info("adopted by exact display name", "object", l.what, "id", ids[0], "owner", obj.GetName(), "afterInterruption", pending)
 	l.record(live, !pending)
 	if pending {
-		p.guardsToClear = append(p.guardsToClear, pendingKey(l.pending))
-		emit(r.Recorder, p.pol, corev1.EventTypeNormal, "Recovered", "Create", fmt.Sprintf("found the %s %s created before an interruption; not creating it again", l.what, ids[0]))
+		k.clearAfterWrite(pendingKey(l.pending))
+		emit(rec, obj, corev1.EventTypeNormal, "Recovered", "Create", fmt.Sprintf("found the %s %s created before an interruption; not creating it again", l.what, ids[0]))
 	} else {
-		emit(r.Recorder, p.pol, corev1.EventTypeNormal, "Adopted", "Adopt", fmt.Sprintf("adopted the existing %s %s", l.what, ids[0]))
+		emit(rec, obj, corev1.EventTypeNormal, "Adopted", "Adopt", fmt.Sprintf("adopted the existing %s %s", l.what, ids[0]))
 	}
 	return live, nil
 }
 
-// release deletes the object with id, or orphans it, per the policy's deletionPolicy
+// release deletes the object with id, or orphans it, per the owner's deletionPolicy
 // (and never under ObserveOnly).
-func release(ctx context.Context, r *DeviceRiskPolicyReconciler, p *policyPass, what, id string, del func(context.Context, string) error) error {
-	pol := p.pol
-	if id == "" || !v1.AllowsDelete(pol) {
+func release(ctx context.Context, rec events.EventRecorder, owner managed, what, id string, del func(context.Context, string) error) error {
+	if id == "" || !v1.AllowsDelete(owner) {
 		return nil
 	}
 	if err := del(ctx, id); err != nil && !outbound.IsNotFound(err) {
 		return err
 	}
-	emit(r.Recorder, pol, corev1.EventTypeNormal, "Deleted", "Delete", fmt.Sprintf("deleted the %s %s", what, id))
+	emit(rec, owner, corev1.EventTypeNormal, "Deleted", "Delete", fmt.Sprintf("deleted the %s %s", what, id))
 	return nil
 }
 

@@ -22,10 +22,14 @@ var (
 		Name: "mtd_operator_intake_dropped_total",
 		Help: "Threat signals the intake dropped, by feed and reason (unknown_device, ambiguous_device, invalid): never guessed onto a device.",
 	}, []string{"namespace", "name", "source", "reason"})
+	devicesWithoutApp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mtd_operator_protect_app_devices_without_app",
+		Help: "Managed devices of the platform on which Intune does not report the connector's Protect app, from the last inventory.",
+	}, []string{"namespace", "name", "platform"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(heartbeatAge, devicesByRisk, intakeDropped)
+	metrics.Registry.MustRegister(heartbeatAge, devicesByRisk, intakeDropped, devicesWithoutApp)
 }
 
 func publishConnectorMetrics(c *v1.MTDConnector, now time.Time) {
@@ -45,7 +49,20 @@ func publishDeviceMetrics(c *v1.MTDConnector) {
 	}
 }
 
+// publishAppMetrics publishes the connector's devices without the Protect app.
+func publishAppMetrics(c *v1.MTDConnector) {
+	forgetAppMetrics(c)
+	for _, st := range c.Status.ProtectApp {
+		devicesWithoutApp.WithLabelValues(c.Namespace, c.Name, string(st.Platform)).Set(float64(st.DevicesWithoutApp))
+	}
+}
+
+func forgetAppMetrics(c *v1.MTDConnector) {
+	devicesWithoutApp.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})
+}
+
 func forgetConnectorMetrics(c *v1.MTDConnector) {
+	forgetAppMetrics(c)
 	heartbeatAge.DeleteLabelValues(c.Namespace, c.Name)
 	devicesByRisk.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})
 	intakeDropped.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})

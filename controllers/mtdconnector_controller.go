@@ -63,9 +63,12 @@ type MTDConnectorReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 	Clients  ClientSource
-	// Snapshots, when set, has a deleted connector's device snapshot dropped.
+	// Snapshots holds the connectors' device snapshots (the Protect app inventory counts
+	// their devices; a deleted connector's snapshot is dropped).
 	Snapshots *snapshot.Store
-	Clock     clock.PassiveClock
+	// Inventories receives each connector's Protect app inventory, for the remediations.
+	Inventories *snapshot.Inventories
+	Clock       clock.PassiveClock
 	// DefaultResync applies when spec.resyncInterval is unset (default 5 minutes).
 	DefaultResync time.Duration
 	// MaxResync caps every connector's resync interval (tests, the demo); 0 = no cap.
@@ -79,6 +82,8 @@ type connectorPass struct {
 	conds   conditions
 	clients *credentials.Clients
 	live    *intune.Connector
+	// guards are create-pending annotations to clear once the status holds the ids.
+	guards []string
 }
 
 // Reconcile implements reconcile.Reconciler through the shared shell.
@@ -123,7 +128,16 @@ func (p *connectorPass) sync(ctx context.Context) (ctrl.Result, error) {
 	intuneErr := p.r.syncIntune(ctx, p)
 	uesErr := p.r.observeUES(ctx, p)
 	p.r.judgeHealth(p)
-	return p.r.conclude(p, intuneErr, uesErr)
+	var appErr error
+	if intuneErr == nil || outbound.IsNotFound(intuneErr) {
+		// The app does not need the partner's connector; it needs Graph to answer.
+		appErr = p.r.syncProtectApp(ctx, p)
+	}
+	res, err := p.r.conclude(p, intuneErr, uesErr)
+	if err == nil && appErr != nil && !outbound.IsTerminal(appErr) {
+		return requeueFor(appErr) // ProtectAppReady says why; Ready does not depend on it
+	}
+	return res, err
 }
 
 func (p *connectorPass) forget() { p.r.forget(p.conn) }
@@ -139,8 +153,14 @@ func (p *connectorPass) authenticated(ctx context.Context) {
 	log.FromContext(ctx).Info("credentials authenticated to the tenant", "connector", p.conn.Name, "tenant", p.conn.Spec.Intune.TenantID)
 }
 
-func (p *connectorPass) written(context.Context) error {
+// written clears the crash guards (only now that the ids are stored may they go).
+func (p *connectorPass) written(ctx context.Context) error {
 	publishConnectorMetrics(p.conn, p.r.Clock.Now())
+	for _, key := range p.guards {
+		if err := setAnnotation(ctx, p.r.Client, p.conn, key, ""); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

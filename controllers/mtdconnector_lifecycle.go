@@ -73,6 +73,11 @@ func (p *connectorPass) finalize(ctx context.Context) (ctrl.Result, bool, error)
 		if res, err, done := r.disconnectPlatforms(ctx, p); !done {
 			return res, false, err
 		}
+		if err := r.releaseProtectApp(ctx, p); err != nil {
+			p.conds.summarise(summary{reason: ReasonDeletionBlocked, message: "deleting the Protect app: " + err.Error() + " (set deletionPolicy: Orphan to delete without it)", reconciling: !outbound.IsTerminal(err), stalled: outbound.IsTerminal(err)})
+			res, err := requeueFor(err)
+			return res, false, err
+		}
 	}
 	return ctrl.Result{}, true, nil
 }
@@ -80,9 +85,8 @@ func (p *connectorPass) finalize(ctx context.Context) (ctrl.Result, bool, error)
 // forget drops what the process holds for a deleted connector.
 func (r *MTDConnectorReconciler) forget(conn *v1.MTDConnector) {
 	r.Clients.Forget(conn.UID)
-	if r.Snapshots != nil {
-		r.Snapshots.Forget(conn.UID)
-	}
+	r.Snapshots.Forget(conn.UID)
+	r.Inventories.Forget(conn.UID)
 	forgetConnectorMetrics(conn)
 }
 
@@ -141,4 +145,19 @@ func (r *MTDConnectorReconciler) referrers(ctx context.Context, conn *v1.MTDConn
 		}
 	}
 	return out, nil
+}
+
+// releaseProtectApp lets the iOS Protect app and its configuration go with a deleted
+// connector (AllowsDelete). The Managed Google Play app, approved in Google's console,
+// stays, as do its assignments.
+func (r *MTDConnectorReconciler) releaseProtectApp(ctx context.Context, p *connectorPass) error {
+	if findAppStatus(p.conn, v1.PlatformIOS) == nil {
+		return nil
+	}
+	clients, err := r.Clients.Get(ctx, p.conn)
+	if err != nil {
+		return err
+	}
+	p.clients = clients
+	return r.releaseIOSApp(ctx, p)
 }

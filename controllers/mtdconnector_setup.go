@@ -30,6 +30,8 @@ func (r *MTDConnectorReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.connectorsReferencing(indexConfigMapRefs))).
 		Watches(&v1.MTDConnector{}, handler.EnqueueRequestsFromMapFunc(r.sameTenant), builder.WithPredicates(createdOrDeleted())).
 		Watches(&v1.DeviceRiskPolicy{}, handler.EnqueueRequestsFromMapFunc(r.deletingConnector), builder.WithPredicates(createdOrDeleted())).
+		// A policy's platforms and assignments are where the Protect app goes by default.
+		Watches(&v1.DeviceRiskPolicy{}, handler.EnqueueRequestsFromMapFunc(r.appAssignedBy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1.ThreatRemediation{}, handler.EnqueueRequestsFromMapFunc(r.deletingConnector), builder.WithPredicates(createdOrDeleted())).
 		WithOptions(opts).
 		Named("mtdconnector").
@@ -94,6 +96,18 @@ func (r *MTDConnectorReconciler) deletingConnector(ctx context.Context, o client
 	var conn v1.MTDConnector
 	key := types.NamespacedName{Namespace: o.GetNamespace(), Name: name}
 	if err := r.Get(ctx, key, &conn); err != nil || conn.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: key}}
+}
+
+// appAssignedBy wakes the policy's connector when its Protect app follows the
+// policies' assignments.
+func (r *MTDConnectorReconciler) appAssignedBy(ctx context.Context, o client.Object) []reconcile.Request {
+	pol := o.(*v1.DeviceRiskPolicy)
+	var conn v1.MTDConnector
+	key := types.NamespacedName{Namespace: pol.Namespace, Name: string(pol.Spec.ConnectorRef.Name)}
+	if err := r.Get(ctx, key, &conn); err != nil || conn.Spec.ProtectApp == nil || conn.Spec.ProtectApp.Assignments != nil {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: key}}

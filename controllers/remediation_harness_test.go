@@ -38,6 +38,9 @@ var (
 	remediationClients   controllers.ClientSource
 	remediationRecorder  kevents.EventRecorder
 	remediationSnapshots *snapshot.Store
+	// appInventories is shared by the suite's connector reconciler (which takes the
+	// Protect app inventory) and the remediation reconciler (which reads it).
+	appInventories = snapshot.NewKeyed[*snapshot.AppInventory]()
 )
 
 // clockLead puts the operator's clock this far ahead of the time a test starts from,
@@ -61,7 +64,7 @@ func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error 
 		return err
 	}
 	rem := &controllers.ThreatRemediationReconciler{Client: mgr.GetClient(), Recorder: remediationRecorder, Clients: clients,
-		Snapshots: remediationSnapshots, Refreshed: refreshed, Clock: remediationClock, Approvals: approvalGate}
+		Snapshots: remediationSnapshots, Inventories: appInventories, Refreshed: refreshed, Clock: remediationClock, Approvals: approvalGate}
 	if err := rem.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}

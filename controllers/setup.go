@@ -84,9 +84,10 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	copts := controller.Options{MaxConcurrentReconciles: max(o.MaxConcurrentReconciles, 1)}
 
 	snapshots, refreshed := snapshot.NewStore(), make(chan event.GenericEvent, 64)
+	inventories := snapshot.NewKeyed[*snapshot.AppInventory]()
 	hints := NewSyslogHints(clk.Now)
 
-	if err := (&MTDConnectorReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Snapshots: snapshots, Clock: clk,
+	if err := (&MTDConnectorReconciler{Client: mgr.GetClient(), Recorder: rec, Clients: clients, Snapshots: snapshots, Inventories: inventories, Clock: clk,
 		DefaultResync: o.DefaultResync, MaxResync: o.MaxResync}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&ThreatRemediationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Clients: clients,
-		Snapshots: snapshots, Refreshed: refreshed, Clock: clk,
+		Snapshots: snapshots, Inventories: inventories, Refreshed: refreshed, Clock: clk,
 		Retention: o.RemediationRetention, PollInterval: o.RemediationPollInterval, UnreportedWindow: o.UnreportedThreatWindow,
 		MaxDestructiveActionsPerHour: o.MaxDestructiveActionsPerHour, Approvals: o.Approvals}).SetupWithManager(mgr, copts); err != nil {
 		return err

@@ -118,7 +118,7 @@ func run(m *testing.M) int {
 		WithPolicy(credentials.Policy{EndpointHosts: []string{twinURL.Host}})
 	cr := &controllers.MTDConnectorReconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("mtd-operator"), Clients: cache,
-		Clock: clock.RealClock{}, MaxResync: resync,
+		Clock: clock.RealClock{}, MaxResync: resync, Inventories: appInventories,
 	}
 	if err := cr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4}); err != nil {
 		fmt.Fprintln(os.Stderr, err)

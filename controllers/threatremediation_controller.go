@@ -66,6 +66,9 @@ type ThreatRemediationReconciler struct {
 	// Snapshots hold each connector's device snapshot, which the threat sync takes and
 	// every open remediation reads instead of Graph.
 	Snapshots *snapshot.Store
+	// Inventories hold each connector's Protect app inventory: a remediation says
+	// whether its device has the app.
+	Inventories *snapshot.Inventories
 	// Refreshed, when set, wakes a connector's open remediations after each snapshot.
 	Refreshed <-chan event.GenericEvent
 	Clock     clock.PassiveClock

@@ -45,6 +45,10 @@ func (r *ThreatRemediationReconciler) observe(ctx context.Context, p *remediatio
 	p.device = d
 	s.IntuneDeviceID, s.DeviceName, s.UserPrincipalName, s.ComplianceState = d.ID, d.DeviceName, d.UserPrincipalName, d.ComplianceState
 	s.DevicePlatform = platformOf(d)
+	s.ProtectAppInstalled = nil
+	if has, known := r.Inventories.Get(p.conn.UID).Installed(string(s.DevicePlatform), d.ID); known {
+		s.ProtectAppInstalled = &has
+	}
 	s.DeviceRisk = v1.RiskLevel(snapshot.Risk(d.PartnerReportedThreatState))
 	r.observeRisk(p)
 	return nil

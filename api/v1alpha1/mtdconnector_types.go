@@ -49,6 +49,12 @@ type MTDConnectorSpec struct {
 	// +optional
 	ThreatSync ThreatSyncSpec `json:"threatSync,omitempty"`
 
+	// protectApp deploys the BlackBerry Protect Mobile app to the enrolled phones and
+	// reports which of them lack it. Unset: the app is left to the portal, and nothing
+	// is read or counted.
+	// +optional
+	ProtectApp *ProtectAppSpec `json:"protectApp,omitempty"`
+
 	// guardrails bound what remediation may do to devices through this connector.
 	// +kubebuilder:default={}
 	// +optional
@@ -477,6 +483,11 @@ type MTDConnectorStatus struct {
 	// syslog is the state of the connector's syslog listener.
 	// +optional
 	Syslog *SyslogStatus `json:"syslog,omitempty"`
+	// protectApp is each declared platform's Protect app and the devices without it.
+	// +optional
+	// +listType=map
+	// +listMapKey=platform
+	ProtectApp []ProtectAppStatus `json:"protectApp,omitempty"`
 }
 
 // DeviceRiskCounts counts managed devices by partner-reported risk.
@@ -566,6 +577,7 @@ type SyslogStatus struct {
 // +kubebuilder:printcolumn:name="Connector ID",type=string,JSONPath=`.status.connectorID`,priority=1
 // +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.lastHeartbeatTime`,priority=1
 // +kubebuilder:printcolumn:name="Threats",type=integer,JSONPath=`.status.activeThreats`,priority=1
+// +kubebuilder:printcolumn:name="App",type=string,JSONPath=`.status.conditions[?(@.type=="ProtectAppReady")].status`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type MTDConnector struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -290,6 +290,12 @@ type ThreatRemediationStatus struct {
 	// AndroidWorkProfile (personal), Android (device administrator) or iOS.
 	// +optional
 	DevicePlatform Platform `json:"devicePlatform,omitempty"`
+	// protectAppInstalled says whether Intune reports the connector's Protect app on
+	// the device (unset: the connector declares no app for the platform, or its
+	// inventory is not read yet). A phone without the app cannot report that the threat
+	// is gone.
+	// +optional
+	ProtectAppInstalled *bool `json:"protectAppInstalled,omitempty"`
 	// planHash identifies the plan (spec.steps and spec.dryRun). It follows the plan
 	// until a step runs and is frozen from then on, so that no step can be inserted
 	// before (or swapped under) a step that already ran: a changed plan then stops the

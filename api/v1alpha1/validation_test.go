@@ -212,6 +212,25 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"threat sync minimum risk secured", connector, []edit{{"spec.threatSync.minimumRisk", "secured"}}, "spec.threatSync.minimumRisk: Unsupported value: \"secured\""},
 		{"duplicate protected group", connector, []edit{{"spec.guardrails.protectedGroupIDs", []any{guidA, guidA}}}, "spec.guardrails.protectedGroupIDs[1]: Duplicate value"},
 		{"resync too often", connector, []edit{{"spec.resyncInterval", "5s"}}, "resyncInterval must be between 30s and 24h"},
+		{"protect app for no platform", connector, []edit{{"spec.protectApp", map[string]any{}}}, "protectApp needs ios, androidEnterprise or both"},
+		{"protect app not on the App Store", connector, []edit{{"spec.protectApp", map[string]any{"ios": map[string]any{
+			"appStoreURL": "https://example.com/protect.ipa", "bundleID": "com.example.protect"}}}}, "appStoreURL must be an App Store page"},
+		{"protect app bundle id with a space", connector, []edit{{"spec.protectApp", map[string]any{"ios": map[string]any{
+			"appStoreURL": "https://apps.apple.com/app/id1", "bundleID": "com.example protect"}}}}, "spec.protectApp.ios.bundleID"},
+		{"protect app iOS 7", connector, []edit{{"spec.protectApp", map[string]any{"ios": map[string]any{
+			"appStoreURL": "https://apps.apple.com/app/id1", "bundleID": "com.example.protect", "minimumOSVersion": "7.0"}}}}, "Unsupported value: \"7.0\""},
+		{"android package not a package", connector, []edit{{"spec.protectApp", map[string]any{"androidEnterprise": map[string]any{"packageID": "protect"}}}}, "spec.protectApp.androidEnterprise.packageID"},
+		{"app configuration integer not a number", connector, []edit{{"spec.protectApp", map[string]any{"ios": map[string]any{
+			"appStoreURL": "https://apps.apple.com/app/id1", "bundleID": "com.example.protect",
+			"configuration": map[string]any{"settings": []any{map[string]any{"key": "port", "type": "Integer", "value": "443a"}}}}}}}, "an Integer value must be a whole number"},
+		{"app configuration token not a token", connector, []edit{{"spec.protectApp", map[string]any{"ios": map[string]any{
+			"appStoreURL": "https://apps.apple.com/app/id1", "bundleID": "com.example.protect",
+			"configuration": map[string]any{"settings": []any{map[string]any{"key": "u", "type": "Token", "value": "upn"}}}}}}}, "a Token value must be one Intune token"},
+		{"app configuration key twice", connector, []edit{{"spec.protectApp", map[string]any{"ios": map[string]any{
+			"appStoreURL": "https://apps.apple.com/app/id1", "bundleID": "com.example.protect",
+			"configuration": map[string]any{"settings": []any{map[string]any{"key": "u", "value": "a"}, map[string]any{"key": "u", "value": "b"}}}}}}}, "Duplicate value"},
+		{"app assigned to a group included and excluded", connector, []edit{{"spec.protectApp", map[string]any{"androidEnterprise": map[string]any{"packageID": "com.example.protect"},
+			"assignments": map[string]any{"includeGroupIDs": []any{guidA}, "excludeGroupIDs": []any{guidA}}}}}, "a group cannot be both included and excluded"},
 
 		{"no platform", policy, []edit{{"spec.platforms", []any{}}}, "spec.platforms: Invalid value: 0: spec.platforms in body should have at least 1 items"},
 		{"duplicate platform", policy, []edit{{"spec.platforms", []any{"iOS", "iOS"}}}, "spec.platforms[1]: Duplicate value: \"iOS\""},
@@ -468,4 +487,25 @@ func deref(v any) any {
 		}
 	}
 	return v
+}
+
+func TestProtectAppDefaults(t *testing.T) {
+	c := validConnector()
+	c.Namespace = namespace(t)
+	c.Spec.ProtectApp = &v1.ProtectAppSpec{IOS: &v1.IOSProtectApp{AppStoreURL: "https://apps.apple.com/app/id1", BundleID: "com.example.protect",
+		Configuration: &v1.AppConfigurationSpec{Settings: []v1.AppConfigSetting{{Key: "u", Value: "{{userprincipalname}}"}}}}}
+	if err := env.Client.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	ios := c.Spec.ProtectApp.IOS
+	for _, ch := range []struct{ name, got, want string }{
+		{"displayName", ios.DisplayName, "BlackBerry Protect Mobile"},
+		{"publisher", ios.Publisher, "BlackBerry"},
+		{"minimumOSVersion (the product page's iOS 13.0)", string(ios.MinimumOSVersion), "13.0"},
+		{"setting type", string(ios.Configuration.Settings[0].Type), "String"},
+	} {
+		if ch.got != ch.want {
+			t.Errorf("%s defaulted to %q, want %q", ch.name, ch.got, ch.want)
+		}
+	}
 }

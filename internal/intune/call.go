@@ -35,6 +35,20 @@ const (
 	opDeleteConditionalAccessPolicy = "DeleteConditionalAccessPolicy"
 	opMemberOf                      = "MemberOf"
 	opFindDirectoryDevice           = "FindDirectoryDevice"
+	opListStoreApps                 = "ListStoreApps"
+	opGetStoreApp                   = "GetStoreApp"
+	opCreateIOSStoreApp             = "CreateIOSStoreApp"
+	opPatchIOSStoreApp              = "PatchIOSStoreApp"
+	opDeleteStoreApp                = "DeleteStoreApp"
+	opAssignStoreApp                = "AssignStoreApp"
+	opListAppConfigurations         = "ListAppConfigurations"
+	opGetAppConfiguration           = "GetAppConfiguration"
+	opCreateAppConfiguration        = "CreateAppConfiguration"
+	opPatchAppConfiguration         = "PatchAppConfiguration"
+	opDeleteAppConfiguration        = "DeleteAppConfiguration"
+	opAssignAppConfiguration        = "AssignAppConfiguration"
+	opListDetectedApps              = "ListDetectedApps"
+	opDetectedAppDevices            = "DetectedAppDevices"
 )
 
 // intuneService is the Intune (or Entra) service whose limits an operation counts against.
@@ -64,6 +78,8 @@ const (
 	permCAWrite            = "Policy.ReadWrite.ConditionalAccess"
 	permGroupMemberRead    = "GroupMember.Read.All"
 	permDeviceRead         = "Device.Read.All"
+	permAppsRead           = "DeviceManagementApps.Read.All"
+	permAppsWrite          = "DeviceManagementApps.ReadWrite.All"
 )
 
 var operations = map[string]opSpec{
@@ -87,6 +103,20 @@ var operations = map[string]opSpec{
 	opDeleteConditionalAccessPolicy: {svcIdentity, permCAWrite},
 	opMemberOf:                      {svcIdentity, permGroupMemberRead},
 	opFindDirectoryDevice:           {svcIdentity, permDeviceRead},
+	opListStoreApps:                 {svcDeviceConfiguration, permAppsRead},
+	opGetStoreApp:                   {svcDeviceConfiguration, permAppsRead},
+	opCreateIOSStoreApp:             {svcDeviceConfiguration, permAppsWrite},
+	opPatchIOSStoreApp:              {svcDeviceConfiguration, permAppsWrite},
+	opDeleteStoreApp:                {svcDeviceConfiguration, permAppsWrite},
+	opAssignStoreApp:                {svcDeviceConfiguration, permAppsWrite},
+	opListAppConfigurations:         {svcDeviceConfiguration, permAppsRead},
+	opGetAppConfiguration:           {svcDeviceConfiguration, permAppsRead},
+	opCreateAppConfiguration:        {svcDeviceConfiguration, permAppsWrite},
+	opPatchAppConfiguration:         {svcDeviceConfiguration, permAppsWrite},
+	opDeleteAppConfiguration:        {svcDeviceConfiguration, permAppsWrite},
+	opAssignAppConfiguration:        {svcDeviceConfiguration, permAppsWrite},
+	opListDetectedApps:              {svcDevices, permDevicesRead},
+	opDetectedAppDevices:            {svcDevices, permDevicesRead},
 }
 
 func (c *client) limiter(s intuneService) *outbound.Limiter {

@@ -57,6 +57,43 @@ type Client interface {
 	// MemberOf returns the ids of the Entra groups a user or device object is a direct
 	// member of (all pages).
 	MemberOf(ctx context.Context, kind DirectoryObjectKind, id string) ([]string, error)
+
+	// ListStoreApps lists every app of type t (iosStoreApp: v1.0 cast; androidManagedStoreApp: beta isof
+	// filter), all pages, assignments expanded.
+	ListStoreApps(ctx context.Context, t AppType) ([]StoreApp, error)
+	// GetStoreApp reads one app with assignments (NotFound when absent, or of another
+	// type). An app v1.0 shows as the base type is read again on beta when it is a
+	// managed store app.
+	GetStoreApp(ctx context.Context, id string) (*StoreApp, error)
+	// CreateIOSStoreApp creates an iosStoreApp for iPad and iPhone/iPod from the
+	// descriptive fields of app and returns it with its id.
+	CreateIOSStoreApp(ctx context.Context, app StoreApp) (*StoreApp, error)
+	// PatchIOSStoreApp sends displayName, publisher, description, appStoreUrl and minimumSupportedOperatingSystem.
+	PatchIOSStoreApp(ctx context.Context, id string, app StoreApp) error
+	// DeleteStoreApp deletes an app of any type (and its assignments).
+	DeleteStoreApp(ctx context.Context, id string) error
+	// AssignStoreApp replaces the app's whole assignment set (one call).
+	AssignStoreApp(ctx context.Context, id string, assignments []AppAssignment) error
+
+	// ListAppConfigurations lists the iosMobileAppConfigurations, all pages,
+	// assignments expanded; configurations of other types are left out.
+	ListAppConfigurations(ctx context.Context) ([]AppConfiguration, error)
+	// GetAppConfiguration reads one configuration with assignments (NotFound when absent
+	// or not an iosMobileAppConfiguration).
+	GetAppConfiguration(ctx context.Context, id string) (*AppConfiguration, error)
+	CreateAppConfiguration(ctx context.Context, c AppConfiguration) (*AppConfiguration, error)
+	// PatchAppConfiguration sends displayName, description, targetedMobileApps and the
+	// whole settings list; the service bumps the version.
+	PatchAppConfiguration(ctx context.Context, id string, c AppConfiguration) error
+	DeleteAppConfiguration(ctx context.Context, id string) error
+	// AssignAppConfiguration replaces the configuration's whole assignment set (one call).
+	AssignAppConfiguration(ctx context.Context, id string, targets []AssignmentTarget) error
+
+	// ListDetectedApps reads every page of the tenant's detected apps.
+	ListDetectedApps(ctx context.Context) ([]DetectedApp, error)
+	// DetectedAppDevices returns the ids of the managed devices that reported the app
+	// (all pages).
+	DetectedAppDevices(ctx context.Context, id string) ([]string, error)
 }
 
 // Cloud names a Microsoft cloud as MTDConnector's spec.intune.cloud does.
@@ -125,9 +162,11 @@ const Margin = time.Second
 // Limiters hold the per-tenant limiters of the Intune services the operator calls,
 // keyed by tenant id.
 type Limiters struct {
-	// DeviceConfiguration covers compliance policies and the MTD connector.
+	// DeviceConfiguration covers compliance policies, the MTD connector, and the apps
+	// and app configurations the operator deploys (Intune documents no lower limit for
+	// its app service).
 	DeviceConfiguration *outbound.Limiters
-	// Devices covers managed devices and their actions.
+	// Devices covers managed devices, their actions and their detected apps.
 	Devices *outbound.Limiters
 	// Identity covers Conditional Access, whose limits Intune does not document; it
 	// uses the device configuration numbers as a conservative bound.

@@ -234,22 +234,9 @@ func actionsFromModel(rules []models.DeviceComplianceScheduledActionForRuleable)
 func targetsToModel(targets []AssignmentTarget) ([]models.DeviceCompliancePolicyAssignmentable, error) {
 	out := make([]models.DeviceCompliancePolicyAssignmentable, 0, len(targets))
 	for _, t := range targets {
-		var tgt models.DeviceAndAppManagementAssignmentTargetable
-		switch t.Kind {
-		case TargetGroup:
-			g := models.NewGroupAssignmentTarget()
-			g.SetGroupId(clone(&t.GroupID))
-			tgt = g
-		case TargetExclusionGroup:
-			g := models.NewExclusionGroupAssignmentTarget()
-			g.SetGroupId(clone(&t.GroupID))
-			tgt = g
-		case TargetAllLicensedUsers:
-			tgt = models.NewAllLicensedUsersAssignmentTarget()
-		case TargetAllDevices:
-			tgt = models.NewAllDevicesAssignmentTarget()
-		default:
-			return nil, fmt.Errorf("unsupported assignment target %q", t.Kind)
+		tgt, err := targetToModel(t)
+		if err != nil {
+			return nil, err
 		}
 		a := models.NewDeviceCompliancePolicyAssignment()
 		a.SetTarget(tgt)
@@ -258,20 +245,45 @@ func targetsToModel(targets []AssignmentTarget) ([]models.DeviceCompliancePolicy
 	return out, nil
 }
 
+// targetToModel maps one assignment target, as every Intune assignment carries it.
+func targetToModel(t AssignmentTarget) (models.DeviceAndAppManagementAssignmentTargetable, error) {
+	switch t.Kind {
+	case TargetGroup:
+		g := models.NewGroupAssignmentTarget()
+		g.SetGroupId(clone(&t.GroupID))
+		return g, nil
+	case TargetExclusionGroup:
+		g := models.NewExclusionGroupAssignmentTarget()
+		g.SetGroupId(clone(&t.GroupID))
+		return g, nil
+	case TargetAllLicensedUsers:
+		return models.NewAllLicensedUsersAssignmentTarget(), nil
+	case TargetAllDevices:
+		return models.NewAllDevicesAssignmentTarget(), nil
+	}
+	return nil, fmt.Errorf("unsupported assignment target %q", t.Kind)
+}
+
 func targetsFromModel(as []models.DeviceCompliancePolicyAssignmentable) []AssignmentTarget {
 	var out []AssignmentTarget
 	for _, a := range as {
-		tgt := a.GetTarget()
-		if tgt == nil {
-			continue
+		if t, ok := targetFromModel(a.GetTarget()); ok {
+			out = append(out, t)
 		}
-		t := AssignmentTarget{Kind: TargetKind(deref(tgt.GetOdataType()))}
-		if g, ok := tgt.(interface{ GetGroupId() *string }); ok {
-			t.GroupID = deref(g.GetGroupId())
-		}
-		out = append(out, t)
 	}
 	return out
+}
+
+// targetFromModel is false for an assignment without a target.
+func targetFromModel(tgt models.DeviceAndAppManagementAssignmentTargetable) (AssignmentTarget, bool) {
+	if tgt == nil {
+		return AssignmentTarget{}, false
+	}
+	t := AssignmentTarget{Kind: TargetKind(deref(tgt.GetOdataType()))}
+	if g, ok := tgt.(interface{ GetGroupId() *string }); ok {
+		t.GroupID = deref(g.GetGroupId())
+	}
+	return t, true
 }
 
 // deviceSelect is the $select matching ManagedDevice but for ActionResults, so pages

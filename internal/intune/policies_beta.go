@@ -7,13 +7,12 @@ package intune
 // SDK is not available) has no model of it. So every request about the type is built
 // by the SDK's own request builders, retargeted at deviceOwnerVersion's route and sent
 // through the same request adapter (authentication, middlewares, retries, error
-// mapping), and its answer is parsed into deviceOwnerPolicy, a model of this package.
+// mapping; versions.go), and its answer is parsed into deviceOwnerPolicy, a model of
+// this package.
 // Nothing outside this file knows which version serves the type.
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"strings"
 	"sync"
 
@@ -33,39 +32,11 @@ const deviceOwnerVersion = "beta"
 // v1.0 shows an androidDeviceOwnerCompliancePolicy.
 const basePolicyType = "#microsoft.graph.deviceCompliancePolicy"
 
-// versionedRootKey names the URL template parameter of deviceOwnerVersion's root: the
-// adapter overwrites "baseurl" with its own (v1.0) base URL on every request.
-const versionedRootKey = "mtdversionedroot"
-
-// onDeviceOwnerRoute points a request an SDK request builder made for the v1.0 route at
-// deviceOwnerVersion's, keeping the SDK's query, headers and body.
-func (c *client) onDeviceOwnerRoute(ri *abs.RequestInformation, err error) (*abs.RequestInformation, error) {
-	if err != nil {
-		return nil, err
-	}
-	base := c.graph.GetAdapter().GetBaseUrl()
-	root, ok := strings.CutSuffix(base, "/v1.0")
-	if !ok {
-		return nil, fmt.Errorf("the Graph URL %s does not end in /v1.0, so Graph %s cannot be found from it", base, deviceOwnerVersion)
-	}
-	params := map[string]string{}
-	maps.Copy(params, ri.PathParameters)
-	params[versionedRootKey] = root + "/" + deviceOwnerVersion
-	ri.PathParameters = params
-	ri.UrlTemplate = strings.Replace(ri.UrlTemplate, "{+baseurl}", "{+"+versionedRootKey+"}", 1)
-	return ri, nil
-}
-
 // sendDeviceOwner sends the request build makes on deviceOwnerVersion's route and parses
 // the answer with parse (nil: no answer expected).
 func sendDeviceOwner[T any](ctx context.Context, c *client, parse serialization.ParsableFactory,
 	build func(context.Context) (*abs.RequestInformation, error)) (T, error) {
-	ri, err := c.onDeviceOwnerRoute(build(ctx))
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return send[T](ctx, c, ri, parse)
+	return sendOn[T](ctx, c, deviceOwnerVersion, parse, build)
 }
 
 // deviceOwnerIDs remembers the policies of the type this client has seen (listed, read,
@@ -186,20 +157,12 @@ func createPolicyFromDiscriminatorValue(n serialization.ParseNode) (serializatio
 	return models.CreateDeviceCompliancePolicyFromDiscriminatorValue(n)
 }
 
-// stored reads a property of the backing store, nil when unset. The in-memory store
-// fails only for an empty key.
-func stored[T any](m *deviceOwnerPolicy, key string) *T {
-	v, _ := m.GetBackingStore().Get(key)
-	p, _ := v.(*T)
-	return p
-}
-
 func (m *deviceOwnerPolicy) GetDeviceThreatProtectionEnabled() *bool {
 	return stored[bool](m, propThreatProtectionEnabled)
 }
 
 func (m *deviceOwnerPolicy) SetDeviceThreatProtectionEnabled(v *bool) {
-	_ = m.GetBackingStore().Set(propThreatProtectionEnabled, v) // fails only for an empty key
+	putStored(m, propThreatProtectionEnabled, v)
 }
 
 func (m *deviceOwnerPolicy) GetDeviceThreatProtectionRequiredSecurityLevel() *models.DeviceThreatProtectionLevel {
@@ -207,7 +170,7 @@ func (m *deviceOwnerPolicy) GetDeviceThreatProtectionRequiredSecurityLevel() *mo
 }
 
 func (m *deviceOwnerPolicy) SetDeviceThreatProtectionRequiredSecurityLevel(v *models.DeviceThreatProtectionLevel) {
-	_ = m.GetBackingStore().Set(propRequiredSecurityLevel, v) // fails only for an empty key
+	putStored(m, propRequiredSecurityLevel, v)
 }
 
 // GetFieldDeserializers reads the base type's properties and the MTD rule.

@@ -17,9 +17,22 @@ const (
 	DemoLostPhone        = "8c3e1a5f-2b4d-4c6e-9a8b-7d0f1e2c3b4a"
 )
 
+// The Protect app in the demo world. The ids are placeholders, clearly
+// samples: real bundle and package ids are not verified.
+const (
+	DemoProtectAppID        = "com.blackberry.protect.sample" // iOS bundle id and Android package id
+	DemoProtectAppName      = "BlackBerry Protect Mobile"
+	DemoProtectAppPublisher = "BlackBerry"
+	DemoProtectAppVersion   = "1.0.0"
+	// DemoPhoneWithoutProtect is the one phone that does not report the app:
+	// carol's iPhone 13, which no threat scenario of the demo uses.
+	DemoPhoneWithoutProtect = "carol-iOS-1"
+)
+
 // seedDemo adds a small believable tenant: the samples' groups, five users, and ten
 // phones (Android device administrator and work profile, iOS) enrolled in both
-// clouds. No risk assessment is configured, as on a fresh UES tenant.
+// clouds, and the Protect app (seedDemoProtectApp). No risk assessment is configured,
+// as on a fresh UES tenant.
 func seedDemo(st *world.State, t *world.Tenant) error {
 	pilot, err := st.AddGroup(t, DemoExclusionsGroup, "MTD Pilot exclusions", nil)
 	if err != nil {
@@ -72,6 +85,26 @@ func seedDemo(st *world.State, t *world.Tenant) error {
 				Platform: p.platform, OSVersion: p.os, Model: p.model, Enrollment: p.enrollment, UserID: usr.ID}); err != nil {
 				return err
 			}
+		}
+	}
+	return seedDemoProtectApp(st, t)
+}
+
+// seedDemoProtectApp puts the Protect app in the demo world: the Android
+// package approved in Managed Google Play (so Intune has its
+// androidManagedStoreApp; the iOS store app is the operator's to create), and
+// the app installed on every managed device but DemoPhoneWithoutProtect, so
+// detectedApps shows one phone without it.
+func seedDemoProtectApp(st *world.State, t *world.Tenant) error {
+	if _, err := st.ApproveManagedStoreApp(t, DemoProtectAppID, DemoProtectAppName, DemoProtectAppPublisher); err != nil {
+		return err
+	}
+	for _, d := range t.ManagedDevices() {
+		if d.Name == DemoPhoneWithoutProtect {
+			continue
+		}
+		if err := st.InstallApp(t, d.IntuneID, DemoProtectAppID, DemoProtectAppVersion); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -187,33 +187,51 @@ func Rank(risk string) int {
 	return 0
 }
 
-// Store keeps the latest snapshot of each connector, in memory: a restarted or newly
-// leading operator takes its own at its first pass.
-type Store struct {
+// Keyed keeps the latest value of each connector (a device snapshot, a Protect app
+// inventory), in memory: a restarted or newly leading operator takes its own at its
+// first pass.
+type Keyed[T any] struct {
 	mu   sync.RWMutex
-	byID map[types.UID]*Snapshot
+	byID map[types.UID]T
 }
 
-// NewStore makes an empty store.
-func NewStore() *Store { return &Store{byID: map[types.UID]*Snapshot{}} }
+// NewKeyed makes an empty store.
+func NewKeyed[T any]() *Keyed[T] { return &Keyed[T]{byID: map[types.UID]T{}} }
 
-// Get returns the connector's latest snapshot, nil before the first.
-func (s *Store) Get(uid types.UID) *Snapshot {
+// Get returns the connector's latest value, the zero value before the first. A nil
+// store holds nothing (a reconciler built without one).
+func (s *Keyed[T]) Get(uid types.UID) T {
+	if s == nil {
+		var zero T
+		return zero
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.byID[uid]
 }
 
-// Put replaces the connector's snapshot.
-func (s *Store) Put(uid types.UID, snap *Snapshot) {
+// Put replaces the connector's value.
+func (s *Keyed[T]) Put(uid types.UID, v T) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
-	s.byID[uid] = snap
+	s.byID[uid] = v
 	s.mu.Unlock()
 }
 
-// Forget drops a deleted connector's snapshot.
-func (s *Store) Forget(uid types.UID) {
+// Forget drops a deleted connector's value.
+func (s *Keyed[T]) Forget(uid types.UID) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	delete(s.byID, uid)
 	s.mu.Unlock()
 }
+
+// Store keeps the latest device snapshot of each connector.
+type Store = Keyed[*Snapshot]
+
+// NewStore makes an empty snapshot store.
+func NewStore() *Store { return NewKeyed[*Snapshot]() }

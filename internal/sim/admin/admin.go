@@ -93,6 +93,7 @@ func (s *Service) Register(m *mw.Mux) {
 	m.Handle("POST "+p+"/tenants/{tid}/partner/reporting", s.tenantRoute(s.reporting))
 	m.Handle("POST "+p+"/tenants/{tid}/partner/state", s.tenantRoute(s.partnerState))
 	m.Handle("POST "+p+"/tenants/{tid}/tokens/revoke", s.tenantRoute(s.revoke))
+	s.registerApps(m)
 	m.Handle("GET "+p+"/clock", s.getClock)
 	m.Handle("POST "+p+"/clock", s.setClock)
 	m.Handle("GET "+p+"/faults", func(w http.ResponseWriter, r *http.Request) { mw.WriteJSON(w, 200, s.Faults.List()) })
@@ -427,7 +428,7 @@ func DeviceView(st *world.State, t *world.Tenant, d *world.Device) adminapi.Devi
 	v := adminapi.DeviceView{IntuneID: d.IntuneID, EntraID: d.EntraID, UESID: d.UESID, DeviceName: d.Name,
 		Platform: d.Platform, OSVersion: d.OSVersion, Enrollment: d.Enrollment, WorkProfile: d.Enrollment == world.EnrollWorkProfile, UserID: d.UserID,
 		Managed: d.InIntune, Activated: d.InUES, Risk: st.DeviceRisk(t, d), Compliance: st.Evaluate(t, d),
-		Actions: []string{}, ActionResults: []adminapi.ActionResult{}, Alerts: []adminapi.AlertView{}}
+		Actions: []string{}, ActionResults: []adminapi.ActionResult{}, Alerts: []adminapi.AlertView{}, Apps: installedApps(d)}
 	if d.HasReport {
 		rep := d.Reported
 		v.Reported = &rep

@@ -34,7 +34,8 @@ func tenantSnapshot(st *world.State, t *world.Tenant) adminapi.TenantSnapshot {
 	ts := adminapi.TenantSnapshot{TenantInfo: tenantInfo(t), AppIDs: sortedKeys(t.Apps),
 		Groups: []adminapi.Group{}, Users: []adminapi.User{}, Devices: []adminapi.DeviceView{},
 		Connectors: []map[string]any{}, Policies: []map[string]any{}, CAPolicies: []map[string]any{},
-		RiskAssessment: t.UES.RiskAssessment, Alerts: []adminapi.AlertView{}}
+		RiskAssessment: t.UES.RiskAssessment, Alerts: []adminapi.AlertView{},
+		MobileApps: mobileAppViews(t), AppConfigs: appConfigurationViews(t), AppStats: t.AppStats}
 	for _, id := range sortedKeys(t.Groups) {
 		g := t.Groups[id]
 		ts.Groups = append(ts.Groups, adminapi.Group{ID: g.ID, DisplayName: g.DisplayName, Members: sortedKeys(g.Members)})

@@ -133,6 +133,7 @@ type DeviceView struct {
 	Actions       []string         `json:"actions"`       // the names of ActionResults
 	ActionResults []ActionResult   `json:"actionResults"` // the same actions as Graph's deviceActionResults
 	Alerts        []AlertView      `json:"alerts"`
+	Apps          []InstalledApp   `json:"apps"` // what the device reports to Intune's detectedApps, by app id
 }
 
 // ActionResult is one of a device's deviceActionResults. To record one by
@@ -318,4 +319,69 @@ type TenantSnapshot struct {
 	CAPolicies     []map[string]any      `json:"conditionalAccessPolicies"`
 	RiskAssessment map[string]world.Risk `json:"riskAssessment"`
 	Alerts         []AlertView           `json:"alerts"`
+	MobileApps     []MobileApp           `json:"mobileApps"`
+	AppConfigs     []AppConfiguration    `json:"mobileAppConfigurations"`
+	AppStats       AppStats              `json:"appStats"`
+}
+
+// MobileApp is an Intune mobile app (iosStoreApp or androidManagedStoreApp)
+// with its assignments, for assertions.
+type MobileApp struct {
+	ID          string `json:"id"`
+	ODataType   string `json:"@odata.type"`
+	DisplayName string `json:"displayName"`
+	Publisher   string `json:"publisher"`
+	Description string `json:"description"`
+	BundleID    string `json:"bundleId,omitempty"`  // iosStoreApp
+	PackageID   string `json:"packageId,omitempty"` // androidManagedStoreApp
+	AppStoreURL string `json:"appStoreUrl"`
+	// MinimumOS and DeviceTypes are an iosStoreApp's true
+	// minimumSupportedOperatingSystem flags (v13_0, ...) and
+	// applicableDeviceType flags (iPad, iPhoneAndIPod).
+	MinimumOS       []string              `json:"minimumSupportedOperatingSystem,omitempty"`
+	DeviceTypes     []string              `json:"applicableDeviceType,omitempty"`
+	PublishingState string                `json:"publishingState"`
+	Created         time.Time             `json:"createdDateTime"`
+	Modified        time.Time             `json:"lastModifiedDateTime"`
+	Assignments     []world.AppAssignment `json:"assignments"`
+}
+
+// AppConfiguration is an app configuration policy with its assignments.
+type AppConfiguration struct {
+	ID                 string                   `json:"id"`
+	ODataType          string                   `json:"@odata.type"`
+	DisplayName        string                   `json:"displayName"`
+	Description        string                   `json:"description"`
+	TargetedMobileApps []string                 `json:"targetedMobileApps"`
+	Settings           []world.AppConfigSetting `json:"settings"`
+	EncodedSettingXML  string                   `json:"encodedSettingXml,omitempty"`
+	Version            int32                    `json:"version"`
+	Created            time.Time                `json:"createdDateTime"`
+	Modified           time.Time                `json:"lastModifiedDateTime"`
+	Assignments        []world.Assignment       `json:"assignments"`
+}
+
+// AppStats counts a tenant's successful Graph writes on mobile apps and app
+// configurations (creates, patches, deletes, assigns).
+type AppStats = world.AppStats
+
+// ManagedStoreApp approves an Android app in Managed Google Play (the app's
+// package id is in the path), as the admin's approval and Intune's sync do.
+type ManagedStoreApp struct {
+	DisplayName string `json:"displayName"`
+	Publisher   string `json:"publisher,omitempty"`
+}
+
+// InstalledApp is an app a device reports: its bundle id (iOS) or package
+// id (Android) and version. To install one, only Version is sent (the id is
+// in the path).
+type InstalledApp struct {
+	AppID   string `json:"appIdentifier,omitempty"`
+	Version string `json:"version"`
+}
+
+// PublishingState sets a mobile app's publishingState (notPublished,
+// processing, published); only a published app can be assigned.
+type PublishingState struct {
+	PublishingState string `json:"publishingState"`
 }

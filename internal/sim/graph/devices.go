@@ -3,8 +3,6 @@ package graph
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -238,62 +236,33 @@ func checkSelect(sel []string) *apiErr {
 // $skiptoken is the position to resume from, so a page costs O(page) without
 // a filter; nextLink is absolute and repeats the query, as Graph's does.
 func (s *Service) listDevices(c *call) {
-	q := c.r.URL.Query()
-	top := MaxPageSize
-	if v := q.Get("$top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			c.fail(http.StatusBadRequest, "BadRequest", "Invalid value '"+v+"' for $top: a positive integer is expected.")
-			return
-		}
-		top = min(n, MaxPageSize)
+	pg, e := parsePage(c.r, MaxPageSize)
+	sel := parseSelect(c.r.URL.Query().Get("$select"))
+	if e == nil {
+		e = checkSelect(sel)
 	}
-	skip := 0
-	if v := q.Get("$skiptoken"); v != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(v, "pos-"))
-		if err != nil || n < 0 {
-			c.fail(http.StatusBadRequest, "BadRequest", "Invalid $skiptoken.")
-			return
-		}
-		skip = n
-	}
-	sel := parseSelect(q.Get("$select"))
-	if e := checkSelect(sel); e != nil {
-		c.fail(e.status, e.code, e.msg)
+	if e != nil {
+		c.failWith(e)
 		return
 	}
-	filter, filtered := parseDeviceFilter(q.Get("$filter"))
+	filter, filtered := parseDeviceFilter(c.r.URL.Query().Get("$filter"))
 	s.do(c, func(st *world.State, t *world.Tenant) (int, any, *apiErr) {
-		all := t.ManagedDevices()
-		items := make([]any, 0, min(top, len(all)))
-		next := -1
-		for i := skip; i < len(all); i++ {
-			md := deviceJSON(st, t, all[i])
-			if filtered && !filter.matches(&md, all[i]) {
-				continue
-			}
-			if len(items) == top {
-				next = i
-				break
+		var perr error
+		items, next := collect(t.ManagedDevices(), pg, func(d *world.Device) (any, bool) {
+			md := deviceJSON(st, t, d)
+			if filtered && !filter.matches(&md, d) {
+				return nil, false
 			}
 			v, err := project(md, sel)
 			if err != nil {
-				return 0, nil, &apiErr{http.StatusInternalServerError, "InternalServerError", err.Error()}
+				perr = err
 			}
-			items = append(items, v)
+			return v, true
+		})
+		if perr != nil {
+			return 0, nil, &apiErr{http.StatusInternalServerError, "InternalServerError", perr.Error()}
 		}
-		out := map[string]any{"@odata.context": contextURL(c.r, "deviceManagement/managedDevices"), "value": items}
-		if next >= 0 {
-			nq := url.Values{}
-			for k, v := range q {
-				nq[k] = v
-			}
-			nq.Set("$skiptoken", "pos-"+strconv.Itoa(next))
-			// Graph writes system query options with a literal '$'.
-			out["@odata.nextLink"] = baseURL(c.r) + strings.TrimPrefix(c.r.URL.Path, Prefix) + "?" +
-				strings.ReplaceAll(nq.Encode(), "%24", "$")
-		}
-		return http.StatusOK, out, nil
+		return http.StatusOK, collection(c.r, "deviceManagement/managedDevices", items, next), nil
 	})
 }
 

@@ -1,8 +1,9 @@
 // Package graph is the twin's Microsoft Graph v1.0: the Intune paths the
 // operator uses (MTD connectors, compliance policies, managed devices) and
 // Conditional Access policies, validated, permission-checked and throttled
-// as the service does; and of Graph beta the compliance policy routes, for the
-// policy type only beta serves.
+// as the service does; the app management paths (mobile apps, app
+// configurations, detected apps); and of Graph beta the compliance policy and
+// mobile app routes, for the types only beta serves.
 package graph
 
 import (
@@ -22,8 +23,8 @@ import (
 // Prefix is where Graph is mounted.
 const Prefix = "/v1.0"
 
-// BetaPrefix is where Graph beta is mounted; only its compliance policy routes
-// are served.
+// BetaPrefix is where Graph beta is mounted; only its compliance policy and
+// mobile app routes are served.
 const BetaPrefix = "/beta"
 
 // Service serves Graph.
@@ -71,6 +72,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 
 func (c *call) fail(status int, code, msg string) { WriteError(c.w, c.r, status, code, msg) }
 
+// failWith answers an error decided before taking the lock.
+func (c *call) failWith(e *apiErr) { c.fail(e.status, e.code, e.msg) }
+
 // Register mounts every Graph route.
 func (s *Service) Register(m *mw.Mux) {
 	s.registerConnectors(m)
@@ -78,6 +82,9 @@ func (s *Service) Register(m *mw.Mux) {
 	s.registerDevices(m)
 	s.registerCA(m)
 	s.registerDirectory(m)
+	s.registerMobileApps(m)
+	s.registerAppConfigurations(m)
+	s.registerDetectedApps(m)
 	for _, p := range []string{Prefix, BetaPrefix} {
 		m.Handle(p+"/", func(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, r, http.StatusBadRequest, "BadRequest", "No method match route template")
@@ -177,7 +184,8 @@ func missing(what, id string) *apiErr {
 }
 
 // do runs fn on the caller's tenant under the lock and answers with its
-// result after releasing it (status 204 writes no body).
+// result after releasing it (status 204, or a nil body, writes no body: Graph
+// answers some actions, such as a mobile app's assign, 200 without one).
 func (s *Service) do(c *call, fn func(st *world.State, t *world.Tenant) (int, any, *apiErr)) {
 	var (
 		status int
@@ -188,7 +196,7 @@ func (s *Service) do(c *call, fn func(st *world.State, t *world.Tenant) (int, an
 	switch {
 	case e != nil:
 		c.fail(e.status, e.code, e.msg)
-	case status == http.StatusNoContent:
+	case status == http.StatusNoContent || body == nil:
 		c.w.WriteHeader(status)
 	default:
 		mw.WriteJSON(c.w, status, body)

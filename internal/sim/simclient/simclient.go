@@ -260,6 +260,77 @@ func (c *Client) RevokeTokens(ctx context.Context, tenant, service string) error
 	return c.do(ctx, http.MethodPost, tp(tenant)+"/tokens/revoke", adminapi.Revoke{Service: service}, nil)
 }
 
+// MobileApp is an Intune mobile app with its assignments, as the admin API
+// shows it.
+type MobileApp = adminapi.MobileApp
+
+// MobileApps lists the tenant's mobile apps (every type) in creation order,
+// with their assignments.
+func (c *Client) MobileApps(ctx context.Context, tenant string) ([]MobileApp, error) {
+	var out []MobileApp
+	return out, c.do(ctx, http.MethodGet, tp(tenant)+"/mobileApps", nil, &out)
+}
+
+// AppConfigurations lists the tenant's app configuration policies in
+// creation order, with their assignments.
+func (c *Client) AppConfigurations(ctx context.Context, tenant string) ([]adminapi.AppConfiguration, error) {
+	var out []adminapi.AppConfiguration
+	return out, c.do(ctx, http.MethodGet, tp(tenant)+"/mobileAppConfigurations", nil, &out)
+}
+
+// AppStats returns the counts of the tenant's Graph writes on mobile apps and
+// app configurations since it was created or the counts were reset.
+func (c *Client) AppStats(ctx context.Context, tenant string) (adminapi.AppStats, error) {
+	var out adminapi.AppStats
+	return out, c.do(ctx, http.MethodGet, tp(tenant)+"/app-stats", nil, &out)
+}
+
+// ResetAppStats zeroes the tenant's app write counts.
+func (c *Client) ResetAppStats(ctx context.Context, tenant string) error {
+	return c.do(ctx, http.MethodDelete, tp(tenant)+"/app-stats", nil, nil)
+}
+
+// SetAppPublishingState forces a mobile app's publishingState (notPublished,
+// processing, published); Graph refuses to assign an app that is not published.
+func (c *Client) SetAppPublishingState(ctx context.Context, tenant, appID, state string) error {
+	return c.do(ctx, http.MethodPut, tp(tenant)+"/mobileApps/"+url.PathEscape(appID)+"/publishing-state",
+		adminapi.PublishingState{PublishingState: state}, nil)
+}
+
+// ApproveManagedStoreApp approves an Android app in Managed Google Play and
+// syncs Intune: the tenant gets (or updates) the package's
+// androidManagedStoreApp, with no publisher.
+func (c *Client) ApproveManagedStoreApp(ctx context.Context, tenant, packageID, displayName string) error {
+	_, err := c.ApproveManagedStoreAppWithPublisher(ctx, tenant, packageID, displayName, "")
+	return err
+}
+
+// ApproveManagedStoreAppWithPublisher is ApproveManagedStoreApp with a publisher, and
+// returns the app.
+func (c *Client) ApproveManagedStoreAppWithPublisher(ctx context.Context, tenant, packageID, displayName, publisher string) (MobileApp, error) {
+	var out MobileApp
+	return out, c.do(ctx, http.MethodPut, tp(tenant)+"/managedStoreApps/"+url.PathEscape(packageID),
+		adminapi.ManagedStoreApp{DisplayName: displayName, Publisher: publisher}, &out)
+}
+
+// RemoveManagedStoreApp withdraws the approval: the androidManagedStoreApp
+// and its assignments go.
+func (c *Client) RemoveManagedStoreApp(ctx context.Context, tenant, packageID string) error {
+	return c.do(ctx, http.MethodDelete, tp(tenant)+"/managedStoreApps/"+url.PathEscape(packageID), nil, nil)
+}
+
+// InstallApp makes a device (any of its ids) report appID (its bundle or
+// package id) at version; the next detectedApps read shows it.
+func (c *Client) InstallApp(ctx context.Context, tenant, deviceID, appID, version string) error {
+	return c.do(ctx, http.MethodPut, tp(tenant)+"/devices/"+url.PathEscape(deviceID)+"/apps/"+url.PathEscape(appID),
+		adminapi.InstalledApp{Version: version}, nil)
+}
+
+// UninstallApp removes appID from a device.
+func (c *Client) UninstallApp(ctx context.Context, tenant, deviceID, appID string) error {
+	return c.do(ctx, http.MethodDelete, tp(tenant)+"/devices/"+url.PathEscape(deviceID)+"/apps/"+url.PathEscape(appID), nil, nil)
+}
+
 // Now returns the world time.
 func (c *Client) Now(ctx context.Context) (time.Time, error) {
 	var out adminapi.ClockInfo

@@ -125,12 +125,15 @@ const (
 	RoleGroupMemberRead        = "GroupMember.Read.All"
 	RoleDirectoryRead          = "Directory.Read.All"
 	RoleDeviceRead             = "Device.Read.All"
+	RoleAppsRead               = "DeviceManagementApps.Read.All"
+	RoleAppsReadWrite          = "DeviceManagementApps.ReadWrite.All"
 )
 
 // OperatorRoles are the Graph roles the default app registration holds.
 var OperatorRoles = []string{
 	RoleServiceConfigReadWrite, RoleConfigReadWrite, RoleDevicesReadWrite,
 	RoleDevicesPrivileged, RoleCAReadWrite, RolePolicyRead, RoleGroupMemberRead, RoleDeviceRead,
+	RoleAppsReadWrite,
 }
 
 // ModelledUESScopes are the scopes of the modelled mobile routes; a real UES
@@ -165,6 +168,14 @@ type Tenant struct {
 	policyIDs  []string
 	CAPolicies map[string]*CAPolicy
 	caIDs      []string
+
+	// Intune's app management (apps.go): mobile apps and app configuration
+	// policies in creation order, and the count of Graph writes on them.
+	mobileApps   map[string]*MobileApp
+	mobileAppIDs []string
+	appConfigs   map[string]*AppConfiguration
+	appConfigIDs []string
+	AppStats     AppStats
 
 	// TokenGen is stamped into issued Entra tokens; bumping it revokes every
 	// token issued so far (a token only carries a seconds-resolution iat).
@@ -236,6 +247,11 @@ type Device struct {
 
 	Actions []DeviceAction
 	Alerts  []*Alert
+
+	// InstalledApps are the apps the device reports to Intune, by app
+	// identifier (bundle id on iOS, package id on Android), with their version;
+	// Intune's detectedApps derive from them.
+	InstalledApps map[string]string
 }
 
 // DeviceAction is a remote action Intune ran on a device.

@@ -188,6 +188,7 @@ func (s *State) AddTenant(id, name, uesID string) (*Tenant, error) {
 		devices: map[string]*Device{}, intuneIdx: map[*Device]int{},
 		Connectors: map[string]*Connector{}, Policies: map[string]*CompliancePolicy{},
 		CAPolicies: map[string]*CAPolicy{},
+		mobileApps: map[string]*MobileApp{}, appConfigs: map[string]*AppConfiguration{},
 		UES: &UESTenant{
 			ID: uesID, Apps: map[string]*UESApp{}, RiskAssessment: map[string]Risk{},
 			Alerts: map[string]*Alert{}, UsedJTIs: map[string]time.Time{}, Reporting: true,
