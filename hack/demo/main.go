@@ -63,6 +63,9 @@ func run(ctx context.Context) error {
 	if err := d.waitReady(); err != nil {
 		return err
 	}
+	if err := d.protectApp(); err != nil {
+		return err
+	}
 	if err := d.maliciousApp(); err != nil {
 		return err
 	}
@@ -125,6 +128,38 @@ func (d *demo) waitReady() error {
 		}
 	}
 	d.show("get", "mtdconnectors,deviceriskpolicies", "-n", stack.SamplesNamespace, "-o", "wide")
+	return nil
+}
+
+// protectApp shows the first of the product page's steps: the BlackBerry Protect app on
+// every phone, and the phone that lacks it, until it installs it.
+func (d *demo) protectApp() error {
+	say("the operator deploys the BlackBerry Protect app and finds the phones without it")
+	lines := `{range .status.protectApp[*]}    {.platform}: {.devicesWithoutApp} of {.devices} managed devices without the app {.withoutApp}{"\n"}{end}`
+	without := func() string { return d.jsonpath("mtdconnector", "blackberry", lines) }
+	if err := d.wait("the Protect app inventory", func() bool {
+		return d.jsonpath("mtdconnector", "blackberry", `{.status.conditions[?(@.type=="ProtectAppReady")].status}`) == "True" &&
+			strings.Contains(without(), sim.DemoPhoneWithoutProtect)
+	}); err != nil {
+		d.show("get", "mtdconnector", "blackberry", "-n", stack.SamplesNamespace, "-o", "yaml")
+		return err
+	}
+	fmt.Printf("    iOS: the App Store app, created in Intune and required for the policy's groups; Android: the Managed Google Play app, found and assigned\n")
+	fmt.Print(without())
+	dev, upn, err := d.device(sim.DemoPhoneWithoutProtect)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n    %s (%s) installs the app from the Company Portal\n", dev.DeviceName, upn)
+	if err := d.st.Admin.InstallApp(d.ctx, d.st.Sim[sim.EnvTenantID], dev.IntuneID, sim.DemoProtectAppID, sim.DemoProtectAppVersion); err != nil {
+		return err
+	}
+	installed := time.Now()
+	if err := d.wait("the count to drop", func() bool { return !strings.Contains(without(), sim.DemoPhoneWithoutProtect) }); err != nil {
+		return err
+	}
+	fmt.Printf("    %s later, at the connector's next inventory:\n", since(installed))
+	fmt.Print(without())
 	return nil
 }
 

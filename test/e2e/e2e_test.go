@@ -442,3 +442,46 @@ func TestSyslogFollowsTheLeader(t *testing.T) {
 		t.Fatalf("the twin's UES syslog integration: %+v", s)
 	}
 }
+
+// TestSamplesDeployTheProtectApp: the sample connector deploys the iOS Protect app and
+// finds Android's Managed Google Play app, both required for the policy's groups, and
+// names the phone without the app until it installs it.
+func TestSamplesDeployTheProtectApp(t *testing.T) {
+	without := func() string {
+		return kubectl(t, "get", "mtdconnector", "blackberry", "-n", stack.SamplesNamespace, "-o",
+			`jsonpath={range .status.protectApp[*]}{.platform}={.devicesWithoutApp}/{.devices}{.withoutApp} {end}`)
+	}
+	eventually(t, "the Protect app deployed, and the phone without it named", func() (bool, string) {
+		ready := kubectl(t, "get", "mtdconnector", "blackberry", "-n", stack.SamplesNamespace, "-o", `jsonpath={.status.conditions[?(@.type=="ProtectAppReady")].status}`)
+		got := without()
+		return ready == "True" && strings.Contains(got, "iOS=1/") && strings.Contains(got, sim.DemoPhoneWithoutProtect) && strings.Contains(got, "AndroidEnterprise=0/"), ready + " " + got
+	})
+	apps, err := st.Admin.MobileApps(ctx, tenant())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, a := range apps {
+		kinds[a.ODataType]++
+		var targets []string
+		for _, as := range a.Assignments {
+			targets = append(targets, as.Intent+":"+as.Target.ODataType+":"+as.Target.GroupID)
+		}
+		want := []string{"required:#microsoft.graph.groupAssignmentTarget:" + sim.DemoMobileUsersGroup, "required:#microsoft.graph.exclusionGroupAssignmentTarget:" + sim.DemoExclusionsGroup}
+		if len(targets) != 2 || !strings.Contains(strings.Join(targets, " "), want[0]) || !strings.Contains(strings.Join(targets, " "), want[1]) {
+			t.Errorf("%s %s assigned %v, want the policy's include and exclude groups (%v)", a.ODataType, a.DisplayName, targets, want)
+		}
+	}
+	if kinds["#microsoft.graph.iosStoreApp"] != 1 || kinds["#microsoft.graph.androidManagedStoreApp"] != 1 {
+		t.Fatalf("apps by type %v, want one iOS store app (created) and the one Managed Google Play app", kinds)
+	}
+	phone := device(t, sim.DemoPhoneWithoutProtect)
+	if err := st.Admin.InstallApp(ctx, tenant(), phone.IntuneID, sim.DemoProtectAppID, "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "no phone without the app", func() (bool, string) {
+		got := without()
+		return strings.Contains(got, "iOS=0/") && !strings.Contains(got, sim.DemoPhoneWithoutProtect), got
+	})
+	t.Logf("Protect app: %s", without())
+}
