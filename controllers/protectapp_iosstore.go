@@ -82,12 +82,12 @@ func (r *MTDConnectorReconciler) syncIOSApp(ctx context.Context, p *connectorPas
 			live, _, err = climb(ctx, r.Client, r.Recorder, k, l)
 		}
 	}
-	if err != nil || live == nil {
-		k.settle(st)
-		if err == nil && k.blocked == nil && len(k.drift) == 0 {
-			st.State = v1.ProtectAppDrifted // ObserveOnly with nothing to observe
-		}
+	if err != nil {
 		return err
+	}
+	if live == nil { // a refusal, or ObserveOnly with nothing to observe (both recorded)
+		k.settle(st)
+		return nil
 	}
 	if err := r.syncIOSConfiguration(ctx, k, spec.IOS, live.ID, targetsOf(assign)); err != nil {
 		return err

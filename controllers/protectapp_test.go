@@ -15,6 +15,7 @@ import (
 	"github.com/mtd-operator/mtd-operator/controllers"
 	"github.com/mtd-operator/mtd-operator/internal/intune"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
+	"github.com/mtd-operator/mtd-operator/internal/sim/world"
 	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
@@ -364,4 +365,50 @@ func TestARemediationSaysWhetherItsPhoneHasTheApp(t *testing.T) {
 			t.Fatalf("%s: protectAppInstalled = %v, want %v", name, got.Status.ProtectAppInstalled, want)
 		}
 	}
+}
+
+// withRoles makes the tenant's namespace use a new app registration holding roles.
+func withRoles(t *testing.T, tn tenant, ns string, roles []string) v1.GUID {
+	t.Helper()
+	app, err := admin.CreateApp(context.Background(), tn.ID, adminapi.App{DisplayName: "apps " + t.Name(), Roles: roles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s corev1Secret
+	s.get(t, ns, "intune")
+	s.Data["client-secret"] = []byte(app.Secret)
+	s.update(t)
+	return v1.GUID(app.ClientID)
+}
+
+// TestProtectAppPermissions: ObserveOnly needs only DeviceManagementApps.Read.All; a
+// connector without the app permission says which one it lacks, and keeps Ready.
+func TestProtectAppPermissions(t *testing.T) {
+	base := slices.DeleteFunc(slices.Clone(world.OperatorRoles), func(r string) bool { return r == world.RoleAppsReadWrite })
+	t.Run("ObserveOnly with Read", func(t *testing.T) {
+		tn := newTenant(t, true)
+		ns := namespace(t, tn)
+		conn := connectorFor(ns, tn)
+		conn.Spec.Intune.ClientID = withRoles(t, tn, ns, append(slices.Clone(base), world.RoleAppsRead))
+		withProtectApp(conn)
+		conn.Spec.ManagementPolicy = v1.ManagementPolicyObserveOnly
+		create(t, conn)
+		got := waitAppCondition(t, conn, metav1.ConditionFalse, controllers.ReasonDriftDetected)
+		if st := appState(got, v1.PlatformIOS); st.Devices != 0 || st.InventoryTime == nil {
+			t.Fatalf("iOS status %+v: want the inventory read with Read alone", st)
+		}
+	})
+	t.Run("Manage without the app permission", func(t *testing.T) {
+		tn := newTenant(t, true)
+		ns := namespace(t, tn)
+		conn := connectorFor(ns, tn)
+		conn.Spec.Intune.ClientID = withRoles(t, tn, ns, base)
+		withProtectApp(conn)
+		create(t, conn)
+		got := waitAppCondition(t, conn, metav1.ConditionFalse, "Forbidden")
+		if msg := conditionMessage(got.Status.Conditions, v1.ConditionProtectAppReady); !strings.Contains(msg, "DeviceManagementApps") {
+			t.Fatalf("message %q does not name the missing permission", msg)
+		}
+		ready(t, conn)
+	})
 }

@@ -152,10 +152,12 @@ type AppConfigSetting struct {
 const ConditionProtectAppReady = "ProtectAppReady"
 
 // ProtectAppState is where one platform's Protect app stands.
-// +kubebuilder:validation:Enum=Deployed;NotInIntune;Drifted;Blocked
+// +kubebuilder:validation:Enum=Pending;Deployed;NotInIntune;Drifted;Blocked
 type ProtectAppState string
 
 const (
+	// ProtectAppPending: not known yet (the first pass failed; ProtectAppReady says why).
+	ProtectAppPending ProtectAppState = "Pending"
 	// ProtectAppDeployed: the app exists as declared and is assigned as declared.
 	ProtectAppDeployed ProtectAppState = "Deployed"
 	// ProtectAppNotInIntune: the Managed Google Play app is not synced into Intune yet.
