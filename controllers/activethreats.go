@@ -48,9 +48,11 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if terminalPhase(tr.Status.Phase) {
 			continue
 		}
-		open++
 		k := key{"manual", "unknown"}
 		if t := tr.Spec.Threat; t != nil {
+			// Only a remediation that answers a threat counts as one: a hand-made plan
+			// (a lost phone) is not a threat on the device.
+			open++
 			k = key{string(t.Type), string(t.Risk)}
 			if k.typ == "" {
 				k.typ = "unknown" // opened from Intune's device risk, no alert known yet

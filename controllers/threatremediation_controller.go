@@ -264,7 +264,8 @@ func (r *ThreatRemediationReconciler) resolve(p *remediationPass, reason, msg st
 	s := &p.tr.Status
 	now := metav1.NewTime(p.now)
 	s.Phase, s.ResolvedAt = v1.PhaseResolved, &now
-	s.TimeToResolve = &metav1.Duration{Duration: now.Sub(s.DetectedAt.Time)}
+	// To the second, as resolvedAt is stored: a column and an audit record, not a benchmark.
+	s.TimeToResolve = &metav1.Duration{Duration: now.Sub(s.DetectedAt.Time).Round(time.Second)}
 	// Steps that never came due stay in the audit trail as not run, not as pending.
 	for i := range s.Steps {
 		if st := s.Steps[i].State; st == v1.StepPending || st == v1.StepAwaitingApproval {

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -560,5 +561,26 @@ func TestObserveOnlyConnectorActsOnNoDevice(t *testing.T) {
 	}
 	if n := callsSince(t, before); n[routeSync]+n[routeLock] != 0 {
 		t.Fatalf("an ObserveOnly connector's remediation called %v", n)
+	}
+}
+
+// TestAHandMadePlanIsNotAThreat: the connector's activeThreats counts remediations that
+// answer a threat; a lost phone's plan shows in the metric as "manual" only.
+func TestAHandMadePlanIsNotAThreat(t *testing.T) {
+	tn := riskyTenant(t)
+	ph := enrolPhones(t, tn, 1)[0]
+	conn := remediationConnector(t, tn, nil)
+	syncClocks(time.Now())
+	tr := handMade(t, conn, "lost-phone", v1.DeviceReference{IntuneDeviceID: v1.GUID(ph.IntuneID)}, step(v1.StepNotify, 0), step(v1.StepSyncDevice, time.Hour))
+	mustCreate(t, tr)
+	waitStep(t, tr, 0, v1.StepSucceeded)
+	labels := map[string]string{"namespace": conn.Namespace, "connector": conn.Name, "type": "manual", "risk": "unknown"}
+	testkit.Eventually(t, 30*time.Second, "the open plan counted as manual", func() (bool, string) {
+		n, _ := testkit.Gauge(t, metrics.Registry, "mtd_operator_active_threats", labels)
+		return n == 1, fmt.Sprint(n)
+	})
+	waitForSyncs(t, conn, 1) // the count's status write, had there been one, has landed
+	if n := getConnector(t, client.ObjectKeyFromObject(conn)).Status.ActiveThreats; n != 0 {
+		t.Fatalf("activeThreats = %d with only a hand-made plan open, want 0", n)
 	}
 }

@@ -474,7 +474,9 @@ type MTDConnectorStatus struct {
 	// for them (partnerReportedThreatState), from the last device snapshot.
 	// +optional
 	Devices *DeviceRiskCounts `json:"devices,omitempty"`
-	// activeThreats counts open ThreatRemediation objects of this connector.
+	// activeThreats counts this connector's open ThreatRemediation objects that answer a
+	// threat (spec.threat set: from UES or Intune's device risk); a hand-made plan, such
+	// as for a lost phone, is not counted.
 	// +optional
 	ActiveThreats int32 `json:"activeThreats,omitempty"`
 	// threatSync records the threat sync loop's progress.

@@ -318,7 +318,7 @@ type ThreatRemediationStatus struct {
 	// resolvedAt is when the remediation reached Resolved.
 	// +optional
 	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
-	// timeToResolve is resolvedAt minus detectedAt.
+	// timeToResolve is resolvedAt minus detectedAt, to the second.
 	// +optional
 	TimeToResolve *metav1.Duration `json:"timeToResolve,omitempty"`
 }
@@ -336,7 +336,7 @@ type ThreatRemediationStatus struct {
 // +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.devicePlatform`,priority=1
 // +kubebuilder:printcolumn:name="Compliance",type=string,JSONPath=`.status.complianceState`,priority=1
 // +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.userPrincipalName`,priority=1
-// +kubebuilder:printcolumn:name="Resolved",type=date,JSONPath=`.status.resolvedAt`,priority=1
+// +kubebuilder:printcolumn:name="Time To Resolve",type=string,JSONPath=`.status.timeToResolve`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ThreatRemediation struct {
 	metav1.TypeMeta   `json:",inline"`
