@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,6 +33,8 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Get(ctx, req.NamespacedName, &conn); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			activeThreats.DeletePartialMatch(prometheus.Labels{"namespace": req.Namespace, "connector": req.Name})
+			oldestThreat.DeleteLabelValues(req.Namespace, req.Name)
+			capHolds.DeleteLabelValues(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -43,6 +46,7 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	type key struct{ typ, risk string }
 	counts := map[key]float64{}
 	var open int32
+	var oldest time.Time
 	for i := range list.Items {
 		tr := &list.Items[i]
 		if terminalPhase(tr.Status.Phase) {
@@ -53,6 +57,13 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			// Only a remediation that answers a threat counts as one: a hand-made plan
 			// (a lost phone) is not a threat on the device.
 			open++
+			detected := tr.CreationTimestamp.Time
+			if tr.Status.DetectedAt != nil {
+				detected = tr.Status.DetectedAt.Time
+			}
+			if oldest.IsZero() || detected.Before(oldest) {
+				oldest = detected
+			}
 			k = key{string(t.Type), string(t.Risk)}
 			if k.typ == "" {
 				k.typ = "unknown" // opened from Intune's device risk, no alert known yet
@@ -64,12 +75,24 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	for k, n := range counts {
 		activeThreats.WithLabelValues(conn.Namespace, conn.Name, k.typ, k.risk).Set(n)
 	}
+	publishOldestThreat(&conn, oldest)
+	capHolds.WithLabelValues(conn.Namespace, conn.Name).Add(0) // exists before the first hold
 	if conn.Status.ActiveThreats == open {
 		return ctrl.Result{}, nil
 	}
 	patch := client.MergeFrom(conn.DeepCopy())
 	conn.Status.ActiveThreats = open
 	return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, &conn, patch))
+}
+
+// publishOldestThreat sets the oldest open threat's detection time, or removes the
+// series when none is open.
+func publishOldestThreat(conn *v1.MTDConnector, oldest time.Time) {
+	if oldest.IsZero() {
+		oldestThreat.DeleteLabelValues(conn.Namespace, conn.Name)
+		return
+	}
+	oldestThreat.WithLabelValues(conn.Namespace, conn.Name).Set(float64(oldest.Unix()))
 }
 
 // terminalPhase says whether a remediation has ended.

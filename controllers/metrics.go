@@ -22,6 +22,10 @@ var (
 		Name: "mtd_operator_intake_dropped_total",
 		Help: "Threat signals the intake dropped, by feed and reason (unknown_device, ambiguous_device, invalid): never guessed onto a device.",
 	}, []string{"namespace", "name", "source", "reason"})
+	connectorCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mtd_operator_connector_condition",
+		Help: "1 for each MTDConnector condition with its current status and reason (one series per connector and condition type).",
+	}, []string{"namespace", "name", "type", "status", "reason"})
 	devicesWithoutApp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "mtd_operator_protect_app_devices_without_app",
 		Help: "Managed devices of the platform on which Intune does not report the connector's Protect app, from the last inventory.",
@@ -29,10 +33,15 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(heartbeatAge, devicesByRisk, intakeDropped, devicesWithoutApp)
+	metrics.Registry.MustRegister(heartbeatAge, devicesByRisk, intakeDropped, devicesWithoutApp, connectorCondition)
 }
 
 func publishConnectorMetrics(c *v1.MTDConnector, now time.Time) {
+	// A condition's old status and reason go with its new ones: one series per type.
+	connectorCondition.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})
+	for _, cond := range c.Status.Conditions {
+		connectorCondition.WithLabelValues(c.Namespace, c.Name, cond.Type, string(cond.Status), cond.Reason).Set(1)
+	}
 	if c.Status.LastHeartbeatTime != nil {
 		heartbeatAge.WithLabelValues(c.Namespace, c.Name).Set(now.Sub(c.Status.LastHeartbeatTime.Time).Seconds())
 	} else {
@@ -63,6 +72,7 @@ func forgetAppMetrics(c *v1.MTDConnector) {
 
 func forgetConnectorMetrics(c *v1.MTDConnector) {
 	forgetAppMetrics(c)
+	connectorCondition.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})
 	heartbeatAge.DeleteLabelValues(c.Namespace, c.Name)
 	devicesByRisk.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})
 	intakeDropped.DeletePartialMatch(prometheus.Labels{"namespace": c.Namespace, "name": c.Name})

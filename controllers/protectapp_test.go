@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/controllers"
@@ -208,6 +209,16 @@ func TestProtectAppWaitsForManagedGooglePlayAndSaysWhatToDo(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = waitAppCondition(t, conn, metav1.ConditionTrue, controllers.ReasonProtectAppDeployed)
+	// The condition metric follows: the True series is there, the False one gone.
+	cond := func(status, reason string) (float64, bool) {
+		return testkit.Gauge(t, metrics.Registry, "mtd_operator_connector_condition", map[string]string{
+			"namespace": conn.Namespace, "name": conn.Name, "type": v1.ConditionProtectAppReady, "status": status, "reason": reason})
+	}
+	testkit.Eventually(t, 10*time.Second, "the condition metric follows the condition", func() (bool, string) {
+		on, _ := cond("True", controllers.ReasonProtectAppDeployed)
+		_, stale := cond("False", controllers.ReasonAppNotInIntune)
+		return on == 1 && !stale, fmt.Sprintf("true series %v, false series still there: %v", on, stale)
+	})
 	live, err := graphAs(t, tn).GetStoreApp(ctx, appState(got, v1.PlatformAndroidEnterprise).AppID)
 	if err != nil {
 		t.Fatal(err)

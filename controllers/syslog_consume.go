@@ -112,7 +112,7 @@ func (r *SyslogReconciler) apply(ctx context.Context, key types.NamespacedName, 
 		if err != nil {
 			reason := droppedReason(err)
 			syslogDropped.WithLabelValues(key.Namespace, key.Name, reason).Inc()
-			log.FromContext(ctx).Info("syslog event dropped", "connector", key.Name, "alert", ev.AlertID, "reason", reason, "source", ev.Source.String())
+			log.FromContext(ctx).Info("syslog event dropped", "connector", key.Name, "alert", ev.AlertID, "reason", reason, "sender", ev.Source.String())
 			return nil
 		}
 		syslogEvents.WithLabelValues(key.Namespace, key.Name, outcome).Inc()

@@ -67,6 +67,7 @@ func (r *ThreatRemediationReconciler) overCap(ctx context.Context, p *remediatio
 	}
 	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
 	free := starts[len(starts)-int(limit)].Add(capWindow)
+	capHolds.WithLabelValues(p.conn.Namespace, p.conn.Name).Inc()
 	p.wakeAt(free)
 	return &summary{reason: ReasonDestructiveCap, reconciling: true, message: fmt.Sprintf(
 		"the connector's cap of %d retire, wipe, remoteLock and ignoreAlert actions per hour is reached (%d in the last hour); the next is possible at %s",

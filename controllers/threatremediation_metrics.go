@@ -24,10 +24,23 @@ var (
 		Name: "mtd_operator_remediation_steps_total",
 		Help: "Remediation steps that reached an outcome, by action and outcome (Succeeded, Failed, Skipped, DryRun).",
 	}, []string{"action", "outcome"})
+	oldestThreat = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mtd_operator_active_threats_oldest_detection_timestamp_seconds",
+		Help: "Unix time of the detection of the connector's oldest open threat (its remediation's status.detectedAt, else its creation); absent when none is open.",
+	}, []string{"namespace", "connector"})
+	capHolds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mtd_operator_destructive_action_cap_holds_total",
+		Help: "Times a remediation's destructive step was held back because the connector's hourly cap was reached (counted per evaluation).",
+	}, []string{"namespace", "connector"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(activeThreats, timeToResolve, stepsRun)
+	metrics.Registry.MustRegister(activeThreats, timeToResolve, stepsRun, oldestThreat, capHolds)
+	// Every action's failure series exists from the start, so that the first failure is
+	// an increase an alert can see.
+	for _, a := range []v1.StepAction{v1.StepNotify, v1.StepSyncDevice, v1.StepRemoteLock, v1.StepRetire, v1.StepWipe, v1.StepIgnoreAlert} {
+		stepsRun.WithLabelValues(string(a), string(v1.StepFailed)).Add(0)
+	}
 }
 
 func countResolved(d time.Duration) { timeToResolve.Observe(d.Seconds()) }

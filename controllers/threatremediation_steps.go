@@ -190,11 +190,14 @@ func optional(prefix, s string) string {
 	return prefix + s
 }
 
-func outcomeOf(err error) string {
+// outcomeOf is a step call's outcome for the log, in the words of
+// mtd_operator_remediation_steps_total (Succeeded), else "Error" with the error's kind
+// as the reason (a Throttled or Transient error is retried, not Failed).
+func outcomeOf(err error) (outcome, reason string) {
 	if err == nil {
-		return "succeeded"
+		return string(v1.StepSucceeded), ""
 	}
-	return string(outbound.KindOf(err))
+	return "Error", string(outbound.KindOf(err))
 }
 
 // cannotIgnore says why an ignoreAlert step cannot run, or "": ignoring an alert needs
@@ -250,8 +253,9 @@ func (r *ThreatRemediationReconciler) start(ctx context.Context, p *remediationP
 func (r *ThreatRemediationReconciler) callStep(ctx context.Context, p *remediationPass, i int, step v1.RemediationStep, approved string) error {
 	msg, err := r.execute(ctx, p, step)
 	msg += approved
+	outcome, reason := outcomeOf(err)
 	log.FromContext(ctx).Info("step ran", "remediation", p.tr.Name, "connector", p.conn.Name, "step", i, "action", step.Action,
-		"device", p.tr.Status.IntuneDeviceID, "outcome", outcomeOf(err), "error", err)
+		"device", p.tr.Status.IntuneDeviceID, "outcome", outcome, "reason", reason, "error", err)
 	switch {
 	case err == nil:
 		r.recordOutcome(p, i, v1.StepSucceeded, msg)

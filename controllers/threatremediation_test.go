@@ -73,6 +73,10 @@ func TestUserRemediatesAndAccessReturns(t *testing.T) {
 	tr := intakeOf(t, conn, ph.IntuneID, 1)
 	got := waitPhase(t, tr, v1.PhaseBlocked)
 	waitFor(t, conn, "one active threat", func(c *v1.MTDConnector) bool { return c.Status.ActiveThreats == 1 })
+	oldest, ok := testkit.Gauge(t, metrics.Registry, "mtd_operator_active_threats_oldest_detection_timestamp_seconds", map[string]string{"namespace": conn.Namespace, "connector": conn.Name})
+	if !ok || got.Status.DetectedAt == nil || int64(oldest) != got.Status.DetectedAt.Unix() {
+		t.Fatalf("oldest open threat %v (present %v), want the detection %v", oldest, ok, got.Status.DetectedAt)
+	}
 	if got.Status.ComplianceState != "noncompliant" || got.Status.DeviceRisk != v1.RiskHigh || got.Status.IntuneDeviceID != ph.IntuneID {
 		t.Fatalf("status = %+v", got.Status)
 	}
@@ -582,5 +586,8 @@ func TestAHandMadePlanIsNotAThreat(t *testing.T) {
 	waitForSyncs(t, conn, 1) // the count's status write, had there been one, has landed
 	if n := getConnector(t, client.ObjectKeyFromObject(conn)).Status.ActiveThreats; n != 0 {
 		t.Fatalf("activeThreats = %d with only a hand-made plan open, want 0", n)
+	}
+	if _, ok := testkit.Gauge(t, metrics.Registry, "mtd_operator_active_threats_oldest_detection_timestamp_seconds", map[string]string{"namespace": conn.Namespace, "connector": conn.Name}); ok {
+		t.Fatal("an oldest open threat is published while no threat is open")
 	}
 }

@@ -55,17 +55,18 @@ func (c *client) logger(ctx context.Context, svc, op string) logr.Logger {
 // failure to get a token with its classification; and a call Graph refused.
 func (c *client) logOutcome(ctx context.Context, op string, tr *callTrace, e *outbound.Error) {
 	if e != nil && e.Kind == outbound.Throttled {
-		by := e.Service
+		// "source" as in mtd_operator_outbound_throttled_total: the service's 429 or our limiter.
+		source := "service"
 		if e.StatusCode == 0 {
-			by = "limiter"
+			source = "limiter"
 		}
 		c.logger(ctx, e.Service, op).Info("call throttled", "code", e.StatusCode,
-			"retryAfter", e.RetryAfter.String(), "by", by)
+			"retryAfter", e.RetryAfter.String(), "source", source)
 		return
 	}
 	if n, d := tr.seen(); n > 0 {
 		c.logger(ctx, service, op).Info("call throttled; the SDK retried it", "code", 429,
-			"retryAfter", d.String(), "by", service, "retries", n)
+			"retryAfter", d.String(), "source", "service", "retries", n)
 	}
 	switch {
 	case e == nil:

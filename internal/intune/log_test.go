@@ -82,7 +82,7 @@ func TestLogsNameTheCallNeverTheCredentials(t *testing.T) {
 	}
 	logs.Find(t, "retrying a Graph request", graph("code", "429", "attempt", "2", "delay", "1s"))
 	logs.Find(t, "call throttled; the SDK retried it", graph("code", "429", "retryAfter", "1s", "retries", "1"))
-	logs.Find(t, "call throttled", graph("code", "429", "retryAfter", "30s", "by", "graph"))
+	logs.Find(t, "call throttled", graph("code", "429", "retryAfter", "30s", "source", "service"))
 
 	rec.Keep(env[sim.EnvClientSecret], a.Secret, wrong)
 	if len(rec.Seen()) < 8 {

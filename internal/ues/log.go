@@ -28,11 +28,12 @@ func logThrottled(l logr.Logger, err error) bool {
 	if !errors.As(err, &e) || e.Kind != outbound.Throttled {
 		return false
 	}
-	by := "service"
+	// "source" as in mtd_operator_outbound_throttled_total: the service's 429 or our limiter.
+	source := "service"
 	if e.StatusCode == 0 {
-		by = "limiter"
+		source = "limiter"
 	}
-	l.Info("UES call throttled", "code", e.StatusCode, "retryAfter", e.RetryAfter.String(), "by", by)
+	l.Info("UES call throttled", "code", e.StatusCode, "retryAfter", e.RetryAfter.String(), "source", source)
 	return true
 }
 

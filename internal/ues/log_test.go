@@ -77,7 +77,7 @@ func TestLogsNameTheCallNeverTheCredentials(t *testing.T) {
 	logs.Find(t, "UES access token acquired", with("operation", "Authenticate", "trigger", "refused"))
 	logs.Find(t, "UES refused the call", with("operation", "GetMobileDevice", "reason", "Forbidden", "code", "403", "scope", "mobiledevice:read"))
 	logs.Find(t, "UES token request failed", with("operation", "Authenticate", "call", "ListDevices", "reason", "Unauthorized", "code", "401"))
-	logs.Find(t, "UES call throttled", with("operation", "GetIntuneIntegration", "code", "429", "retryAfter", "7s", "by", "service"))
+	logs.Find(t, "UES call throttled", with("operation", "GetIntuneIntegration", "code", "429", "retryAfter", "7s", "source", "service"))
 	if l := logs.Find(t, "UES access token acquired", with()); l != nil && l["level"] != float64(1) {
 		t.Errorf("a token acquired is logged at V(1), got %v", l)
 	}
