@@ -88,7 +88,7 @@ test-e2e: tools ## Run the end-to-end suite alone: the chart, the operator and t
 ##@ Demo
 
 .PHONY: demo
-demo: tools ## Run the product page's scenarios on a local stack and narrate them (DEMO_EXIT=1 to finish by itself).
+demo: tools plugin ## Run the product page's scenarios on a local stack and narrate them (DEMO_EXIT=1 to finish by itself).
 	go run ./hack/demo
 
 .PHONY: scale
@@ -100,6 +100,10 @@ scale: tools ## Measure 10,000 devices and a burst of 1,000 threats on the local
 .PHONY: build
 build: ## Build the operator (manager) and the twin (mtd-sim) into bin/.
 	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o $(BIN)/ ./cmd/...
+
+.PHONY: plugin
+plugin: ## Build the kubectl mtd plugin into bin/ (export PATH=$(BIN):$$PATH; kubectl mtd status).
+	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/kubectl-mtd ./cmd/kubectl-mtd
 
 IMG ?= ghcr.io/mtd-operator/mtd-operator:$(VERSION)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

@@ -21,6 +21,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mtd-operator/mtd-operator/internal/mtdctl"
 	"github.com/mtd-operator/mtd-operator/internal/sim"
 	"github.com/mtd-operator/mtd-operator/internal/sim/adminapi"
 	"github.com/mtd-operator/mtd-operator/internal/stack"
@@ -79,8 +80,16 @@ func run(ctx context.Context) error {
 	if err := d.manInTheMiddle(); err != nil {
 		return err
 	}
+	d.mtd("status")
 	say("done in %s", time.Since(start).Round(time.Second))
-	fmt.Printf("\nEverything is still running. Try it yourself:\n  export KUBECONFIG=%s\n  kubectl get mtdc,drp,tr -n %s -o wide\n  (bin/kubectl is the kubectl built for this demo)\n", st.AdminKubeconfig, stack.SamplesNamespace)
+	fmt.Printf(`
+Everything is still running. Try it yourself (bin/ holds the kubectl and the kubectl mtd plugin built for this demo):
+  export KUBECONFIG=%s PATH=$PWD/bin:$PATH
+  kubectl mtd status
+  kubectl mtd why alice-Android-1        # the malicious app: why was it blocked, and is it still?
+  kubectl mtd why carol-iOS-1            # the phone that installed the Protect app last
+  kubectl get mtdc,drp,tr -n %s -o wide
+`, st.AdminKubeconfig, stack.SamplesNamespace)
 	if os.Getenv("DEMO_EXIT") == "1" {
 		return nil
 	}
@@ -91,6 +100,17 @@ func run(ctx context.Context) error {
 
 func say(format string, args ...any) {
 	fmt.Printf("\n### "+format+"\n", args...)
+}
+
+// mtd runs the kubectl mtd plugin (in process, the same code as bin/kubectl-mtd)
+// against the stack, as a user would.
+func (d *demo) mtd(args ...string) {
+	fmt.Printf("$ kubectl mtd %s\n", strings.Join(args, " "))
+	var out strings.Builder
+	mtdctl.Main(append(args, "--kubeconfig", d.st.AdminKubeconfig), &out, &out)
+	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+		fmt.Println("    " + line)
+	}
 }
 
 func (d *demo) show(args ...string) {
@@ -279,6 +299,15 @@ func (d *demo) scenario(deviceName, detection, detail string, apps []app, wifi b
 	}
 	fmt.Printf("\n    %s after the detection, Intune has BlackBerry's report: the device is non-compliant and Conditional Access blocks it\n", since(detected))
 	d.report(dev, apps, wifi)
+	// The on-call question, answered from the objects alone once the remediation has
+	// seen the device non-compliant.
+	if err := d.wait("the remediation to see the device blocked", func() bool {
+		return d.jsonpath("threatremediation", name, "{.status.complianceState}") == "noncompliant"
+	}); err != nil {
+		return err
+	}
+	fmt.Println()
+	d.mtd("why", dev.DeviceName)
 	fmt.Printf("\n    the user follows the BlackBerry Protect app's guidance and removes the threat\n")
 	fixed := time.Now()
 	if _, err := d.st.Admin.Remediate(d.ctx, tenant, dev.EntraID, detection); err != nil {
