@@ -32,7 +32,7 @@ COPY internal/ internal/
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath \
+    go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X main.version=${VERSION} -buildid=" \
       -o /out/manager ./cmd/manager
 

@@ -101,6 +101,10 @@ scale: tools ## Measure 10,000 devices and a burst of 1,000 threats on the local
 build: ## Build the operator (manager) and the twin (mtd-sim) into bin/.
 	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o $(BIN)/ ./cmd/...
 
+.PHONY: image
+image: ## Build the operator's OCI image into bin/image without a Docker engine (reproducible; prints digest and size).
+	go run ./hack/image --out $(BIN)/image --version $(VERSION)
+
 .PHONY: plugin
 plugin: ## Build the kubectl mtd plugin into bin/ (export PATH=$(BIN):$$PATH; kubectl mtd status).
 	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/kubectl-mtd ./cmd/kubectl-mtd
