@@ -1,14 +1,10 @@
 package alerts_test
 
 import (
-	"bytes"
-	"fmt"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"sync"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -28,45 +24,12 @@ const (
 	rulesTestRel = "test/alerts/rules_test.yaml"
 )
 
-var toolMu sync.Mutex
+// tool is bin/<name> (built by hack/tools.sh when missing).
+func tool(t *testing.T, name string) string { return testkit.Tool(t, name) }
 
-// tool returns bin/<name>. A missing tool is built with hack/tools.sh, which caches it by
-// version outside the repository, so a second run only links it.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	toolMu.Lock()
-	defer toolMu.Unlock()
-	p := repoPath("bin/" + name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	t.Logf("%s is not in bin/: building it with hack/tools.sh %s", name, name)
-	cmd := exec.Command(repoPath("hack/tools.sh"), name)
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("hack/tools.sh %s: %v\n%s", name, err, out)
-	}
-	return p
-}
-
-// run runs a tool in the repository and returns its stdout; the error carries both
-// outputs. helm gets private, empty home directories.
+// run runs a tool in the repository and returns its stdout; the error carries both outputs.
 func run(t *testing.T, bin string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = repoRoot()
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(),
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
-		"HELM_DATA_HOME="+filepath.Join(home, "data"),
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, stderr.String(), stdout.String())
-	}
-	return stdout.String(), nil
+	return testkit.RunTool(t, bin, args...)
 }
 
 // ruleFile is a Prometheus rule file, reduced to what the tests read.

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mtd-operator/mtd-operator/internal/testkit"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -39,33 +39,12 @@ func repoRoot() string {
 
 func chartDir() string { return filepath.Join(repoRoot(), "charts", "mtd-operator") }
 
-// tool returns the path of bin/<name>, failing the test when `make tools` has not built it.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join(repoRoot(), "bin", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s not found at %s: run `make tools` (or `hack/tools.sh %s`) first", name, p, name)
-	}
-	return p
-}
+// tool is bin/<name> (built by hack/tools.sh when missing).
+func tool(t *testing.T, name string) string { return testkit.Tool(t, name) }
 
-// run runs a tool and returns its stdout; the error carries stderr.
+// run runs a tool in the repository and returns its stdout; the error carries stderr.
 func run(t *testing.T, bin string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = repoRoot()
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(),
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
-		"HELM_DATA_HOME="+filepath.Join(home, "data"),
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, stderr.String(), stdout.String())
-	}
-	return stdout.String(), nil
+	return testkit.RunTool(t, bin, args...)
 }
 
 // obj is one rendered manifest.
