@@ -1475,6 +1475,22 @@ func TestDecidePorts(t *testing.T) {
 	}
 }
 
+func TestDecidePortReservations(t *testing.T) {
+	ports, _ := ParsePorts("6514-6516")
+	r, err := ParsePortReservations(" 6514=team-a, 6515=team-b ,", ports)
+	if err != nil || len(r) != 2 || r[6514] != "team-a" || r[6515] != "team-b" {
+		t.Fatalf("ParsePortReservations = %v, %v", r, err)
+	}
+	for _, bad := range []string{"6514", "6514=", "6514=Team_A", "7000=team-a", "x=team-a", "6514=a,6514=b"} {
+		if _, err := ParsePortReservations(bad, ports); err == nil {
+			t.Errorf("ParsePortReservations(%q) accepted", bad)
+		}
+	}
+	if none, err := ParsePortReservations("", ports); err != nil || len(none) != 0 {
+		t.Errorf("no reservations = %v, %v", none, err)
+	}
+}
+
 func TestDecideDevicePlatform(t *testing.T) {
 	devices := []intune.ManagedDevice{
 		{ID: "fm", OperatingSystem: "Android", EnrollmentType: "androidEnterpriseFullyManaged", ManagementAgent: "googleCloudDevicePolicyController", OwnerType: "company"},

@@ -72,8 +72,12 @@ func setupRemediation(mgr ctrl.Manager, clients controllers.ClientSource) error 
 	if err != nil {
 		return err
 	}
+	reserved, err := controllers.ParsePortReservations(fmt.Sprintf("%d=%s", reservedSyslogPort, reservedNamespace), ports)
+	if err != nil {
+		return err
+	}
 	syslogReconciler := &controllers.SyslogReconciler{Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Recorder: remediationRecorder,
-		Snapshots: remediationSnapshots, Hints: hints, Clock: remediationClock, Operator: operatorUser, Ports: ports, BindHost: "127.0.0.1"}
+		Snapshots: remediationSnapshots, Hints: hints, Clock: remediationClock, Operator: operatorUser, Ports: ports, Reserved: reserved, BindHost: "127.0.0.1"}
 	if err := syslogReconciler.SetupWithManager(context.Background(), mgr, opts); err != nil {
 		return err
 	}

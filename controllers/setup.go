@@ -45,7 +45,9 @@ type Options struct {
 	Policy credentials.Policy
 	// SyslogPorts are the ports connectors' syslog listeners may use (none: syslog is
 	// off); SyslogBindHost the address they bind ("" for every interface).
-	SyslogPorts    PortSet
+	SyslogPorts PortSet
+	// SyslogReserved binds some of those ports to one namespace each.
+	SyslogReserved PortReservations
 	SyslogBindHost string
 	// SyslogLimits cap each listener (zero fields: the syslog package's defaults).
 	SyslogLimits syslog.Limits
@@ -106,7 +108,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&SyslogReconciler{Client: mgr.GetClient(), Secrets: referenced, Recorder: rec, Snapshots: snapshots, Hints: hints, Clock: clk,
-		Operator: o.Approvals.Operator, Ports: o.SyslogPorts, BindHost: o.SyslogBindHost, Limits: o.SyslogLimits}).SetupWithManager(ctx, mgr, copts); err != nil {
+		Operator: o.Approvals.Operator, Ports: o.SyslogPorts, Reserved: o.SyslogReserved, BindHost: o.SyslogBindHost, Limits: o.SyslogLimits}).SetupWithManager(ctx, mgr, copts); err != nil {
 		return err
 	}
 	return (&ActiveThreatsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, copts)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"net"
 	"net/netip"
 	"slices"
@@ -49,6 +50,9 @@ type SyslogReconciler struct {
 	// Ports are the ports the installation lets connectors listen on; none: syslog
 	// is off for the installation.
 	Ports PortSet
+	// Reserved binds ports to namespaces: only a connector of that namespace may use
+	// (or hold up) a reserved port.
+	Reserved PortReservations
 	// BindHost is the address listeners bind ("" for every interface).
 	BindHost string
 	// Limits cap each listener (zero values: the syslog package's defaults).
@@ -132,6 +136,10 @@ func (r *SyslogReconciler) desired(ctx context.Context, conn *v1.MTDConnector, s
 		return syslog.Config{}, "", failedStatus(ReasonSyslogPortBlocked, fmt.Sprintf(
 			"port %d is not one the installation allows (--syslog-ports, the chart's syslog.ports: %s)", spec.Port, r.Ports))
 	}
+	if ns, ok := r.Reserved[spec.Port]; ok && ns != conn.Namespace {
+		return syslog.Config{}, "", failedStatus(ReasonSyslogPortBlocked, fmt.Sprintf(
+			"port %d is reserved for namespace %s (--syslog-port-namespaces, the chart's syslog.portNamespaces)", spec.Port, ns))
+	}
 	if owner, err := r.portOwner(ctx, spec.Port); err != nil || owner != client.ObjectKeyFromObject(conn) {
 		msg := fmt.Sprintf("port %d is used by MTDConnector %s, which asked for it first", spec.Port, owner)
 		if err != nil {
@@ -195,6 +203,9 @@ func (r *SyslogReconciler) portOwner(ctx context.Context, port int32) (types.Nam
 		c := &list.Items[i]
 		if s := c.Spec.ThreatSync.Syslog; s == nil || s.Port != port || !c.DeletionTimestamp.IsZero() || c.Spec.Suspend {
 			continue
+		}
+		if ns, ok := r.Reserved[port]; ok && ns != c.Namespace {
+			continue // a claim from outside the port's namespace holds nothing up
 		}
 		if owner == nil || r.ownsBefore(c, owner) {
 			owner = c
@@ -327,6 +338,35 @@ func ParsePorts(s string) (PortSet, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// PortReservations binds syslog ports to the namespace whose connectors alone may use
+// them. Without one, the oldest connector asking for a port gets it, from any
+// namespace; with one, a connector elsewhere can neither take nor squat the port.
+type PortReservations map[int32]string
+
+// ParsePortReservations reads "6514=team-a,6515=team-b"; every port must be allowed.
+func ParsePortReservations(s string, allowed PortSet) (PortReservations, error) {
+	out := PortReservations{}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		port, ns, ok := strings.Cut(part, "=")
+		p, err := strconv.ParseUint(strings.TrimSpace(port), 10, 16)
+		ns = strings.TrimSpace(ns)
+		if !ok || err != nil || len(validation.IsDNS1123Label(ns)) > 0 {
+			return nil, fmt.Errorf("syslog port namespaces: %q is not port=namespace", part)
+		}
+		if !allowed.Has(int32(p)) {
+			return nil, fmt.Errorf("syslog port namespaces: port %d is not one of the syslog ports (%s)", p, allowed)
+		}
+		if prev, dup := out[int32(p)]; dup && prev != ns {
+			return nil, fmt.Errorf("syslog port namespaces: port %d is reserved twice (%s, %s)", p, prev, ns)
+		}
+		out[int32(p)] = ns
+	}
+	return out, nil
 }
 
 // Has says whether p is allowed.

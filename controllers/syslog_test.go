@@ -24,8 +24,16 @@ import (
 	"github.com/mtd-operator/mtd-operator/internal/testkit"
 )
 
-// syslogPorts are the ports the suite's installation allows syslog listeners.
-const syslogPorts = "42100-42199"
+// syslogPorts are the ports the suite's installation allows syslog listeners; the last
+// is reserved (--syslog-port-namespaces) for reservedNamespace.
+const (
+	syslogPorts        = "42100-42199"
+	reservedSyslogPort = 42199
+)
+
+// reservedNamespace is unique per run: envtest has no namespace controller, so a
+// deleted namespace never goes away.
+var reservedNamespace = fmt.Sprintf("syslog-team-%d", time.Now().UnixNano()%1_000_000_000)
 
 var nextSyslogPort atomic.Int32
 
@@ -33,7 +41,7 @@ var nextSyslogPort atomic.Int32
 func freeSyslogPort(t *testing.T) int32 {
 	t.Helper()
 	for range 100 {
-		p := 42100 + nextSyslogPort.Add(1)%100
+		p := 42100 + nextSyslogPort.Add(1)%99 // 42199 is reservedSyslogPort
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(int(p)))
 		if err == nil {
 			_ = l.Close()
@@ -301,5 +309,48 @@ func TestSyslogListenerStates(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestAReservedSyslogPortCannotBeSquatted: with --syslog-port-namespaces, a connector in
+// another namespace can neither take the port nor, by asking first, keep its team from
+// it; the team's listener receives the alert.
+func TestAReservedSyslogPortCannotBeSquatted(t *testing.T) {
+	ctx := context.Background()
+	// The squatter asks first, with working credentials for a tenant of its own.
+	own := riskyTenant(t)
+	squatter := connectorFor(namespace(t, own), own)
+	squatter.Spec.ThreatSync.Syslog = &v1.SyslogSpec{Port: reservedSyslogPort, AllowPlainTCP: true}
+	create(t, squatter)
+	got := waitFor(t, squatter, "refused the reserved port", func(c *v1.MTDConnector) bool {
+		return c.Status.Syslog != nil && c.Status.Syslog.Reason == controllers.ReasonSyslogPortBlocked
+	})
+	if !strings.Contains(got.Status.Syslog.Message, "reserved for namespace "+reservedNamespace) {
+		t.Fatalf("status.syslog = %+v", got.Status.Syslog)
+	}
+
+	tn := riskyTenant(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: reservedNamespace}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "intune", Namespace: ns.Name}, StringData: map[string]string{"client-secret": tn.Secret}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ues", Namespace: ns.Name}, StringData: map[string]string{"app-id": tn.UESAppID, "app-secret": tn.UESAppSecret}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "twin-ca", Namespace: ns.Name}, Data: map[string]string{"ca.crt": string(twinCA)}},
+	} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	team := connectorFor(ns.Name, tn)
+	team.Spec.ThreatSync = v1.ThreatSyncSpec{Enabled: ptr(true), Interval: &metav1.Duration{Duration: 10 * time.Second},
+		Syslog: &v1.SyslogSpec{Port: reservedSyslogPort, AllowPlainTCP: true}}
+	create(t, team)
+	waitFor(t, team, "the team listens on its port, although the squatter asked first", func(c *v1.MTDConnector) bool {
+		return c.Status.Syslog != nil && c.Status.Syslog.State == v1.SyslogListening
+	})
+	if s := getConnector(t, client.ObjectKeyFromObject(squatter)).Status.Syslog; s == nil || s.Reason != controllers.ReasonSyslogPortBlocked {
+		t.Fatalf("the squatter's status.syslog = %+v, want still PortNotAllowed", s)
 	}
 }

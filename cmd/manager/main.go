@@ -59,6 +59,7 @@ type config struct {
 	workloadIdentityNS       string
 	approvalExempt           string
 	syslogPorts, syslogBind  string
+	syslogPortNamespaces     string
 	syslogRate               float64
 	unreportedWindow         time.Duration
 }
@@ -80,6 +81,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.workloadIdentityNS, "workload-identity-namespaces", "", "comma-separated namespaces whose connectors may use workloadIdentity, the operator's own Azure identity; empty: none")
 	fs.IntVar(&c.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "workers per controller")
 	fs.IntVar(&c.maxDestructivePerHour, "max-destructive-actions-per-hour", 20, "ceiling on retire, wipe, remoteLock and ignoreAlert actions per connector per hour, over any connector's own guardrail")
+	fs.StringVar(&c.syslogPortNamespaces, "syslog-port-namespaces", "", "syslog ports bound to one namespace each (\"6514=team-a,6515=team-b\"): only that namespace's connectors may use them; unlisted ports go to the oldest connector asking, from any namespace")
 	fs.StringVar(&c.syslogPorts, "syslog-ports", "", "ports (\"6514\", \"6514-6520\", comma-separated) MTDConnectors' syslog listeners may use; empty: none, syslog is off")
 	fs.StringVar(&c.syslogBind, "syslog-bind-address", "", "address the syslog listeners bind; empty: every interface")
 	fs.DurationVar(&c.unreportedWindow, "unreported-threat-window", time.Hour, "how long after a syslog alert Intune may take to report the threat's risk; past it, a remediation Intune never saw resolves on Intune's secured and compliant")
@@ -212,6 +214,10 @@ func run(c *config) error {
 	if err != nil {
 		return fmt.Errorf("--syslog-ports: %w", err)
 	}
+	reserved, err := controllers.ParsePortReservations(c.syslogPortNamespaces, ports)
+	if err != nil {
+		return fmt.Errorf("--syslog-port-namespaces: %w", err)
+	}
 	self, err := whoAmI(ctx, cfg)
 	if err != nil {
 		// Where admission cannot fill in the requester, the intake's remediations are
@@ -231,6 +237,7 @@ func run(c *config) error {
 		GraphLimitMargin:             c.graphLimitMargin,
 		Approvals:                    controllers.ApprovalGate{Exempt: exempt, Operator: self},
 		SyslogPorts:                  ports,
+		SyslogReserved:               reserved,
 		SyslogBindHost:               c.syslogBind,
 		SyslogLimits:                 syslog.Limits{MessagesPerSecond: c.syslogRate, Burst: int(4 * c.syslogRate)},
 		Policy: credentials.Policy{

@@ -1194,12 +1194,15 @@ func TestChartSyslog(t *testing.T) {
 	if off.find("Service", namespace, fullname+"-syslog") != nil {
 		t.Error("a syslog Service without syslog.ports")
 	}
-	m := mustTemplate(t, "syslog:\n  ports: [6514, 6515]\n  service:\n    type: LoadBalancer\n    sourceRanges: [203.0.113.0/24]\n    annotations: {service.beta.kubernetes.io/azure-load-balancer-internal: \"false\"}\nnetworkPolicy:\n  enabled: true\n")
+	m := mustTemplate(t, "syslog:\n  ports: [6514, 6515]\n  portNamespaces: {\"6515\": team-b, \"6514\": team-a}\n  service:\n    type: LoadBalancer\n    sourceRanges: [203.0.113.0/24]\n    annotations: {service.beta.kubernetes.io/azure-load-balancer-internal: \"false\"}\nnetworkPolicy:\n  enabled: true\n")
 	assertStrict(t, m)
 	d := deployment(t, m, namespace, fullname)
 	c := d.Spec.Template.Spec.Containers[0]
-	if !slices.Contains(c.Args, "--syslog-ports=6514,6515") {
+	if !slices.Contains(c.Args, "--syslog-ports=6514,6515") || !slices.Contains(c.Args, "--syslog-port-namespaces=6514=team-a,6515=team-b") {
 		t.Errorf("args = %v", c.Args)
+	}
+	if _, err := template(t, "syslog:\n  ports: [6514]\n  portNamespaces: {\"6600\": team-a}\n"); err == nil || !strings.Contains(err.Error(), "port 6600 is not one of syslog.ports") {
+		t.Errorf("a binding of a port syslog does not use: %v", err)
 	}
 	var ports []int32
 	for _, p := range c.Ports {
