@@ -32,9 +32,7 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	var conn v1.MTDConnector
 	if err := r.Get(ctx, req.NamespacedName, &conn); err != nil {
 		if client.IgnoreNotFound(err) == nil {
-			activeThreats.DeletePartialMatch(prometheus.Labels{"namespace": req.Namespace, "connector": req.Name})
-			oldestThreat.DeleteLabelValues(req.Namespace, req.Name)
-			capHolds.DeleteLabelValues(req.Namespace, req.Name)
+			forgetConnectorSeries(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -76,7 +74,7 @@ func (r *ActiveThreatsReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		activeThreats.WithLabelValues(conn.Namespace, conn.Name, k.typ, k.risk).Set(n)
 	}
 	publishOldestThreat(&conn, oldest)
-	capHolds.WithLabelValues(conn.Namespace, conn.Name).Add(0) // exists before the first hold
+	startConnectorSeries(conn.Namespace, conn.Name)
 	if conn.Status.ActiveThreats == open {
 		return ctrl.Result{}, nil
 	}

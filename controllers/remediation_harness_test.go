@@ -363,7 +363,7 @@ func reconcileOnce(t *testing.T, r *controllers.ThreatRemediationReconciler, obj
 }
 
 // histogramCount reads the sample count of an unlabelled histogram.
-func histogramCount(t *testing.T, name string) uint64 {
+func histogramCount(t *testing.T, name string, labels map[string]string) uint64 {
 	t.Helper()
-	return testkit.Metric(t, metrics.Registry, name, nil).GetHistogram().GetSampleCount()
+	return testkit.Metric(t, metrics.Registry, name, labels).GetHistogram().GetSampleCount()
 }

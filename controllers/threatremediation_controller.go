@@ -303,7 +303,7 @@ func (r *ThreatRemediationReconciler) announcePhase(tr *v1.ThreatRemediation) {
 		kind = corev1.EventTypeWarning
 	case v1.PhaseResolved:
 		if d := tr.Status.TimeToResolve; d != nil {
-			countResolved(d.Duration)
+			countResolved(tr, d.Duration)
 		}
 	}
 	msg := "phase " + string(tr.Status.Phase)

@@ -80,7 +80,7 @@ func (r *ThreatRemediationReconciler) settle(ctx context.Context, p *remediation
 		default:
 			rec.State, rec.StartedAt, rec.Message = v1.StepPending, nil,
 				"the operator stopped while sending it, and Intune's device action history does not list it: it never reached Intune, so it is sent again"
-			countStep(step.Action, "Unsent")
+			countStep(p.tr, step.Action, "Unsent")
 		}
 	}
 	return nil

@@ -311,7 +311,7 @@ func (r *ThreatRemediationReconciler) recordOutcome(p *remediationPass, i int, s
 		rec.StartedAt = &now
 	}
 	rec.State, rec.CompletedAt, rec.Message = state, &now, truncate(msg, 1024)
-	countStep(rec.Action, state)
+	countStep(p.tr, rec.Action, state)
 	kind := corev1.EventTypeNormal
 	if state == v1.StepFailed {
 		kind = corev1.EventTypeWarning

@@ -62,7 +62,8 @@ func TestUserRemediatesAndAccessReturns(t *testing.T) {
 		c.Spec.ThreatSync.DefaultPlan = []v1.RemediationStep{step(v1.StepNotify, 5*time.Minute), step(v1.StepSyncDevice, 15*time.Minute)}
 	})
 	testkit.Eventually(t, 30*time.Second, "Exchange allowed before the threat", func() (bool, string) { return exchangeAllowed(t, tn, ph.IntuneID), "blocked" })
-	resolvedBefore := histogramCount(t, "mtd_operator_threat_time_to_resolve_seconds")
+	resolvedLabels := map[string]string{"namespace": conn.Namespace, "connector": conn.Name}
+	resolvedBefore := histogramCount(t, "mtd_operator_threat_time_to_resolve_seconds", resolvedLabels)
 	before := actionCalls(t)
 
 	syncClocks(twinNow(t))
@@ -112,7 +113,7 @@ func TestUserRemediatesAndAccessReturns(t *testing.T) {
 	if !exchangeAllowed(t, tn, ph.IntuneID) {
 		t.Fatal("Exchange still blocked after the fix")
 	}
-	if histogramCount(t, "mtd_operator_threat_time_to_resolve_seconds") <= resolvedBefore {
+	if histogramCount(t, "mtd_operator_threat_time_to_resolve_seconds", resolvedLabels) <= resolvedBefore {
 		t.Fatal("time to resolve not observed")
 	}
 	for _, want := range []string{"Blocked: phase Blocked", "AwaitingUser: phase AwaitingUser", "Resolved: phase Resolved", "StepSucceeded: step 0 (notify)"} {
@@ -133,7 +134,8 @@ func TestUnattendedThreatEscalatesOnSchedule(t *testing.T) {
 			step(v1.StepRemoteLock, time.Hour), step(v1.StepIgnoreAlert, 2*time.Hour)}
 	})
 	before := actionCalls(t)
-	locks := testkit.Counter(t, metrics.Registry, "mtd_operator_remediation_steps_total", map[string]string{"action": "remoteLock", "outcome": "Succeeded"})
+	lockLabels := map[string]string{"namespace": conn.Namespace, "connector": conn.Name, "action": "remoteLock", "outcome": "Succeeded"}
+	locks := testkit.Counter(t, metrics.Registry, "mtd_operator_remediation_steps_total", lockLabels)
 	syncClocks(twinNow(t))
 	alert := detect(t, tn, ph.IntuneID, "maliciousApplication")
 	tr := intakeOf(t, conn, ph.IntuneID, 1)
@@ -181,7 +183,7 @@ func TestUnattendedThreatEscalatesOnSchedule(t *testing.T) {
 		t.Fatalf("remoteLock started %v after detection, before its delay of 1h", got.Status.Steps[2].StartedAt.Time.Sub(got.Status.DetectedAt.Time))
 	}
 	waitEvent(t, got, "StepSucceeded: step 2 (remoteLock)")
-	if n := testkit.Counter(t, metrics.Registry, "mtd_operator_remediation_steps_total", map[string]string{"action": "remoteLock", "outcome": "Succeeded"}); n != locks+1 {
+	if n := testkit.Counter(t, metrics.Registry, "mtd_operator_remediation_steps_total", lockLabels); n != locks+1 {
 		t.Fatalf("steps metric for remoteLock/Succeeded = %v, want %v", n, locks+1)
 	}
 }
