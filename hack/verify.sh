@@ -9,6 +9,8 @@ generated() {
 	ls api/v1alpha1/zz_generated.deepcopy.go config/crd/bases/*.yaml config/rbac/role.yaml 2>/dev/null
 	# Copied into the Helm chart by `make manifests` (hack/chart-sync.sh).
 	ls charts/mtd-operator/templates/crds/*.yaml charts/mtd-operator/files/manager-role.yaml 2>/dev/null || true
+	# And the chart's approval policies and people roles, rendered for kustomize.
+	ls config/approvals/approvals.yaml 2>/dev/null || true
 }
 snapshot() { generated | xargs sha256sum 2>/dev/null | sort; }
 
