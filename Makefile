@@ -36,7 +36,7 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the RBAC role from markers
 	@$(MAKE) --no-print-directory -s chart-sync
 
 .PHONY: chart-sync
-chart-sync: ## Copy the generated CRDs and RBAC rules into charts/mtd-operator (run by manifests).
+chart-sync: $(BIN)/helm ## Copy the generated CRDs and RBAC rules into charts/mtd-operator, and render its approval policies for kustomize (run by manifests).
 	@hack/chart-sync.sh
 
 .PHONY: fmt
