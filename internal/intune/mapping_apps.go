@@ -127,14 +127,20 @@ func iosStoreAppToModel(app StoreApp) (*models.IosStoreApp, error) {
 	devices.SetIPad(clone(&on))
 	devices.SetIPhoneAndIPod(clone(&on))
 	m.SetApplicableDeviceType(devices)
-	if app.MinimumOS != "" {
-		os, err := minimumOSToModel(app.MinimumOS)
-		if err != nil {
-			return nil, err
-		}
-		m.SetMinimumSupportedOperatingSystem(os)
+	return m, setMinimumOS(m, app.MinimumOS)
+}
+
+// setMinimumOS sets the app's minimum iOS, when one is given.
+func setMinimumOS(m *models.IosStoreApp, version string) error {
+	if version == "" {
+		return nil
 	}
-	return m, nil
+	os, err := minimumOSToModel(version)
+	if err != nil {
+		return err
+	}
+	m.SetMinimumSupportedOperatingSystem(os)
+	return nil
 }
 
 // iosStoreAppPatchToModel is the PATCH body: of the app's type (so it carries the
@@ -147,14 +153,7 @@ func iosStoreAppPatchToModel(app StoreApp) (*models.IosStoreApp, error) {
 	m.SetPublisher(clone(&app.Publisher))
 	m.SetDescription(clone(&app.Description))
 	m.SetAppStoreUrl(clone(&app.AppStoreURL))
-	if app.MinimumOS != "" {
-		os, err := minimumOSToModel(app.MinimumOS)
-		if err != nil {
-			return nil, err
-		}
-		m.SetMinimumSupportedOperatingSystem(os)
-	}
-	return m, nil
+	return m, setMinimumOS(m, app.MinimumOS)
 }
 
 // storeAppFromModel maps an iosStoreApp or a managedStoreApp; ok is false for any other
