@@ -27,9 +27,12 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	v1 "github.com/mtd-operator/mtd-operator/api/v1alpha1"
 	"github.com/mtd-operator/mtd-operator/internal/scheme"
@@ -39,6 +42,8 @@ import (
 )
 
 func main() {
+	// controller-runtime's client logs errors only, without its "SetLogger" stack trace.
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	devices := flag.Int("devices", 10000, "managed devices to enrol")
 	threats := flag.Int("threats", 1000, "devices that get a high-risk detection at once")
 	interval := flag.Duration("interval", 10*time.Second, "threat sync interval (the operator's --max-threat-sync-interval)")
@@ -47,15 +52,23 @@ func main() {
 	workers := flag.Int("workers", 4, "the operator's --max-concurrent-reconciles")
 	singles := flag.Int("singles", 0, "before the burst, this many single detections one after another, each timed to its first step (the single-alert latency)")
 	syslogOn := flag.Bool("syslog", true, "UES sends Mobile Alerts to the connector's syslog listener (false: Intune's device risk alone)")
+	enrollment := flag.String("enrollment", "", "how the Android devices are enrolled (the twin's enrollment: empty = device administrator, fullyManaged, workProfile, ...)")
+	withApp := flag.Float64("with-app", 0, "share of the devices (0..1) with the Protect app installed before the operator starts; with an Android Enterprise -enrollment, the connector's inventory is timed")
 	flag.Parse()
 	ctx := context.Background()
-	if err := run(ctx, *devices, *threats, *workers, *interval, *delay, *rest, *syslogOn, *singles); err != nil {
+	if err := run(ctx, *devices, *threats, *workers, *interval, *delay, *rest, *syslogOn, *singles, appOptions{*enrollment, *withApp}); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, rest time.Duration, syslogOn bool, nSingles int) error {
+// appOptions are the Protect app inventory figures' settings.
+type appOptions struct {
+	enrollment string
+	withApp    float64
+}
+
+func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, rest time.Duration, syslogOn bool, nSingles int, app appOptions) error {
 	st, err := stack.Start(ctx, stack.Options{Log: os.Stderr, ReportDelay: delay})
 	if err != nil {
 		return err
@@ -70,11 +83,14 @@ func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, 
 	}
 	var phones []adminapi.DeviceView
 	for left := nDevices; left > 0; left -= 1000 {
-		created, err := st.Admin.CreateDevices(ctx, tenant, adminapi.Device{DeviceName: fmt.Sprintf("scale-%d", left), Platform: "Android", OSVersion: "14", UserID: u.ID, Count: min(left, 1000)})
+		created, err := st.Admin.CreateDevices(ctx, tenant, adminapi.Device{DeviceName: fmt.Sprintf("scale-%d", left), Platform: "Android", OSVersion: "14", UserID: u.ID, Count: min(left, 1000), Enrollment: app.enrollment})
 		if err != nil {
 			return err
 		}
 		phones = append(phones, created.Devices...)
+	}
+	if err := installApp(ctx, st, tenant, phones, app.withApp); err != nil {
+		return err
 	}
 	// Production pacing but for the threat sync interval: the sample's 5 min resync,
 	// the remediations' 1 min poll.
@@ -100,7 +116,12 @@ func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, 
 	if err != nil {
 		return err
 	}
+	applied := time.Now()
 	if err := waitReady(ctx, kc); err != nil {
+		return err
+	}
+	inventory, err := waitInventory(ctx, st, kc, applied, nDevices, app)
+	if err != nil {
 		return err
 	}
 	idle := rss(op.Pid())
@@ -258,7 +279,68 @@ func run(ctx context.Context, nDevices, nThreats, workers int, interval, delay, 
 	}
 	fmt.Printf("  Graph total %.1f/min, UES total %.1f/min\n", graph/minutes, ues/minutes)
 	fmt.Printf("operator memory: idle with %d devices %s; after the burst %s; at rest %s\n", nDevices, idle, afterBurst, atRest)
+	if inventory != "" {
+		fmt.Println(inventory)
+	}
 	return nil
+}
+
+// installApp installs the sample Protect app on the first share of the phones, 16 at a
+// time, before the operator starts.
+func installApp(ctx context.Context, st *stack.Stack, tenant string, phones []adminapi.DeviceView, share float64) error {
+	n := int(share * float64(len(phones)))
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "==> installing the Protect app on %d devices\n", n)
+	sem, errs := make(chan struct{}, 16), make(chan error, n)
+	var wg sync.WaitGroup
+	for _, ph := range phones[:n] {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(id string) {
+			defer func() { <-sem; wg.Done() }()
+			if err := st.Admin.InstallApp(ctx, tenant, id, sim.DemoProtectAppID, sim.DemoProtectAppVersion); err != nil {
+				errs <- err
+			}
+		}(ph.IntuneID)
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// waitInventory waits for the connector's first Protect app inventory of every device
+// (the stack's demo seed adds a few, all with the app)
+// and describes it: how long after the samples were applied, and the calls it took.
+// Without an Android Enterprise enrollment there is nothing to time.
+func waitInventory(ctx context.Context, st *stack.Stack, kc client.Client, applied time.Time, nDevices int, app appOptions) (string, error) {
+	if app.enrollment == "" || app.enrollment == "deviceAdministrator" {
+		return "", nil
+	}
+	want := int32(nDevices - int(app.withApp*float64(nDevices)))
+	deadline := applied.Add(5 * time.Minute)
+	for {
+		var conn v1.MTDConnector
+		if err := kc.Get(ctx, client.ObjectKey{Namespace: stack.SamplesNamespace, Name: "blackberry"}, &conn); err != nil {
+			return "", err
+		}
+		for _, s := range conn.Status.ProtectApp {
+			if s.Platform == v1.PlatformAndroidEnterprise && s.Devices >= int32(nDevices) && s.DevicesWithoutApp == want && s.InventoryTime != nil {
+				calls, err := st.Admin.Calls(ctx)
+				if err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("Protect app inventory: %d devices, %d without the app; done %s after the samples were applied (%s after the inventory's own read); calls so far: detectedApps %d, detectedApps/{id}/managedDevices %d",
+					s.Devices, s.DevicesWithoutApp, s.InventoryTime.Sub(applied).Round(100*time.Millisecond), time.Since(s.InventoryTime.Time).Round(time.Second),
+					calls["GET /v1.0/deviceManagement/detectedApps"].Calls, calls["GET /v1.0/deviceManagement/detectedApps/{id}/managedDevices"].Calls), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no complete Protect app inventory of %d devices after 5 minutes", nDevices)
+		}
+		time.Sleep(250 * time.Millisecond) // a harness pacing its own polls
+	}
 }
 
 func waitReady(ctx context.Context, kc client.Client) error {
