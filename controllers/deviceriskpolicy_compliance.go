@@ -38,13 +38,8 @@ func (r *DeviceRiskPolicyReconciler) syncCompliancePolicies(ctx context.Context,
 
 // platformStatus returns the status entry of a platform, adding it when missing.
 func platformStatus(pol *v1.DeviceRiskPolicy, platform v1.Platform) *v1.PlatformPolicyStatus {
-	for i := range pol.Status.Platforms {
-		if pol.Status.Platforms[i].Platform == platform {
-			return &pol.Status.Platforms[i]
-		}
-	}
-	pol.Status.Platforms = append(pol.Status.Platforms, v1.PlatformPolicyStatus{Platform: platform})
-	return &pol.Status.Platforms[len(pol.Status.Platforms)-1]
+	return entryFor(&pol.Status.Platforms, func(s *v1.PlatformPolicyStatus) bool { return s.Platform == platform },
+		v1.PlatformPolicyStatus{Platform: platform})
 }
 
 func (r *DeviceRiskPolicyReconciler) syncPlatform(ctx context.Context, p *policyPass, platform v1.Platform) error {

@@ -123,12 +123,7 @@ func (p *policyPass) managedBy(ctx context.Context, id string) (string, error) {
 
 // written clears the crash guards: only now that the ids are stored may they go.
 func (p *policyPass) written(ctx context.Context) error {
-	for _, key := range p.guardsToClear {
-		if err := setAnnotation(ctx, p.r.Client, p.pol, key, ""); err != nil {
-			return err
-		}
-	}
-	return nil
+	return clearGuards(ctx, p.r.Client, p.pol, p.guardsToClear)
 }
 
 func (r *DeviceRiskPolicyReconciler) conclude(p *policyPass, err error) (ctrl.Result, error) {

@@ -113,31 +113,36 @@ func propertiesPatch(want, live intune.CompliancePolicy) (intune.CompliancePolic
 	return patch, diffs
 }
 
-// sameActions compares action sets regardless of order (Intune does not keep it).
-func sameActions(a, b []intune.ScheduledAction) bool {
-	key := func(s []intune.ScheduledAction) []string {
+// sameSet says whether a and b hold the same elements, in any order (Intune does not
+// keep one), comparing each by its key.
+func sameSet[T any](a, b []T, key func(T) string) bool {
+	keys := func(s []T) []string {
 		out := make([]string, 0, len(s))
 		for _, x := range s {
-			cc := lowerSorted(x.NotificationMessageCCList) // lower-cased, then sorted: ids compare case-insensitively
-			out = append(out, fmt.Sprintf("%s|%d|%s|%s", x.ActionType, x.GracePeriodHours, strings.ToLower(x.NotificationTemplateID), strings.Join(cc, ",")))
+			out = append(out, key(x))
 		}
 		sort.Strings(out)
 		return out
 	}
-	return slices.Equal(key(a), key(b))
+	return slices.Equal(keys(a), keys(b))
+}
+
+// sameActions compares action sets regardless of order.
+func sameActions(a, b []intune.ScheduledAction) bool {
+	return sameSet(a, b, func(x intune.ScheduledAction) string {
+		cc := lowerSorted(x.NotificationMessageCCList) // lower-cased, then sorted: ids compare case-insensitively
+		return fmt.Sprintf("%s|%d|%s|%s", x.ActionType, x.GracePeriodHours, strings.ToLower(x.NotificationTemplateID), strings.Join(cc, ","))
+	})
 }
 
 // sameAssignments compares assignment sets regardless of order.
 func sameAssignments(a, b []intune.AssignmentTarget) bool {
-	key := func(s []intune.AssignmentTarget) []string {
-		out := make([]string, 0, len(s))
-		for _, x := range s {
-			out = append(out, string(x.Kind)+"|"+strings.ToLower(x.GroupID))
-		}
-		sort.Strings(out)
-		return out
-	}
-	return slices.Equal(key(a), key(b))
+	return sameSet(a, b, targetKey)
+}
+
+// targetKey identifies an assignment target; group ids compare case-insensitively.
+func targetKey(x intune.AssignmentTarget) string {
+	return string(x.Kind) + "|" + strings.ToLower(x.GroupID)
 }
 
 // caState maps the API's state to Entra's.

@@ -151,6 +151,29 @@ func adopt[T any](ctx context.Context, rec events.EventRecorder, k keeper, l lad
 	return live, nil
 }
 
+// clearGuards removes the create-pending annotations keys from obj: called once the
+// status holding the created objects' ids is stored.
+func clearGuards(ctx context.Context, c client.Client, obj client.Object, keys []string) error {
+	for _, key := range keys {
+		if err := setAnnotation(ctx, c, obj, key, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entryFor is the element of *list that match selects, appended as fresh when there is
+// none (a per-platform status entry).
+func entryFor[T any](list *[]T, match func(*T) bool, fresh T) *T {
+	for i := range *list {
+		if match(&(*list)[i]) {
+			return &(*list)[i]
+		}
+	}
+	*list = append(*list, fresh)
+	return &(*list)[len(*list)-1]
+}
+
 // release deletes the object with id, or orphans it, per the owner's deletionPolicy
 // (and never under ObserveOnly).
 func release(ctx context.Context, rec events.EventRecorder, owner managed, what, id string, del func(context.Context, string) error) error {

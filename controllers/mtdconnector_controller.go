@@ -156,12 +156,7 @@ func (p *connectorPass) authenticated(ctx context.Context) {
 // written clears the crash guards (only now that the ids are stored may they go).
 func (p *connectorPass) written(ctx context.Context) error {
 	publishConnectorMetrics(p.conn, p.r.Clock.Now())
-	for _, key := range p.guards {
-		if err := setAnnotation(ctx, p.r.Client, p.conn, key, ""); err != nil {
-			return err
-		}
-	}
-	return nil
+	return clearGuards(ctx, p.r.Client, p.conn, p.guards)
 }
 
 // syncIntune reads the partner's connector and corrects drift: one GET, and one PATCH

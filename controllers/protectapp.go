@@ -73,11 +73,8 @@ func (k *appKeeper) settle(st *v1.ProtectAppStatus) {
 // appStatus is the platform's entry, added (Pending) when missing. An entry keeps its
 // state through a failed pass: ProtectAppReady carries the error.
 func appStatus(conn *v1.MTDConnector, platform v1.Platform) *v1.ProtectAppStatus {
-	if st := findAppStatus(conn, platform); st != nil {
-		return st
-	}
-	conn.Status.ProtectApp = append(conn.Status.ProtectApp, v1.ProtectAppStatus{Platform: platform, State: v1.ProtectAppPending})
-	return &conn.Status.ProtectApp[len(conn.Status.ProtectApp)-1]
+	return entryFor(&conn.Status.ProtectApp, func(s *v1.ProtectAppStatus) bool { return s.Platform == platform },
+		v1.ProtectAppStatus{Platform: platform, State: v1.ProtectAppPending})
 }
 
 func dropAppStatus(conn *v1.MTDConnector, platform v1.Platform) {

@@ -107,15 +107,7 @@ func targetsOf(as []intune.AppAssignment) []intune.AssignmentTarget {
 
 // sameAppAssignments compares assignment sets regardless of order and of settings.
 func sameAppAssignments(a, b []intune.AppAssignment) bool {
-	key := func(s []intune.AppAssignment) []string {
-		out := make([]string, 0, len(s))
-		for _, x := range s {
-			out = append(out, string(x.Intent)+"|"+string(x.Target.Kind)+"|"+strings.ToLower(x.Target.GroupID))
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(key(a), key(b))
+	return sameSet(a, b, func(x intune.AppAssignment) string { return string(x.Intent) + "|" + targetKey(x.Target) })
 }
 
 // connectorPolicies lists the DeviceRiskPolicies that use the connector.

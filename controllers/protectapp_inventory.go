@@ -48,45 +48,47 @@ func (r *MTDConnectorReconciler) takeAppInventory(ctx context.Context, p *connec
 	if err != nil {
 		return err
 	}
-	var declared []v1.Platform
-	for _, st := range conn.Status.ProtectApp {
-		declared = append(declared, st.Platform)
-	}
-	var withApp, devicePlatforms []string
 	now := r.Clock.Now()
-	for _, platform := range declared {
-		ids, err := devicesWithApp(ctx, ic, detected, appIdentifiers(conn.Spec.ProtectApp, platform), detectedPlatforms[platform])
+	// The device platforms each declared app reaches, and which app that is.
+	appOf := map[v1.Platform]*v1.ProtectAppStatus{}
+	var withApp, devicePlatforms []string
+	for i := range conn.Status.ProtectApp {
+		st := &conn.Status.ProtectApp[i]
+		ids, err := devicesWithApp(ctx, ic, detected, appIdentifiers(conn.Spec.ProtectApp, st.Platform), detectedPlatforms[st.Platform])
 		if err != nil {
 			return err
 		}
 		withApp = append(withApp, ids...)
-		has := map[string]bool{}
-		for _, id := range ids {
-			has[strings.ToLower(id)] = true
-		}
-		st := appStatus(conn, platform)
-		st.Devices, st.DevicesWithoutApp, st.WithoutApp = 0, 0, nil
-		var missing []string
-		for _, d := range devices {
-			if !slices.Contains(appPlatforms[platform], platformOf(&d)) {
-				continue
-			}
-			st.Devices++
-			if !has[strings.ToLower(d.ID)] {
-				st.DevicesWithoutApp++
-				missing = append(missing, d.DeviceName)
-			}
-		}
-		slices.Sort(missing)
-		st.WithoutApp = missing[:min(len(missing), maxNamedWithoutApp)]
-		t := metav1.NewTime(now)
-		st.InventoryTime = &t
-		for _, dp := range appPlatforms[platform] {
+		for _, dp := range appPlatforms[st.Platform] {
+			appOf[dp] = st
 			devicePlatforms = append(devicePlatforms, string(dp))
 		}
-		log.FromContext(ctx).V(1).Info("protect app inventory", "connector", conn.Name, "platform", platform, "devices", st.Devices, "withoutApp", st.DevicesWithoutApp)
+		t := metav1.NewTime(now)
+		st.Devices, st.DevicesWithoutApp, st.WithoutApp, st.InventoryTime = 0, 0, nil, &t
 	}
-	r.Inventories.Put(conn.UID, snapshot.NewAppInventory(now, devicePlatforms, withApp))
+	inv := snapshot.NewAppInventory(now, devicePlatforms, withApp)
+	missing := map[*v1.ProtectAppStatus][]string{}
+	for i := range devices {
+		d := &devices[i]
+		dp := platformOf(d)
+		st := appOf[dp]
+		if st == nil {
+			continue // no app for its platform (or a device administrator phone)
+		}
+		st.Devices++
+		if has, _ := inv.Installed(string(dp), d.ID); !has {
+			st.DevicesWithoutApp++
+			missing[st] = append(missing[st], d.DeviceName)
+		}
+	}
+	for i := range conn.Status.ProtectApp {
+		st := &conn.Status.ProtectApp[i]
+		names := missing[st]
+		slices.Sort(names)
+		st.WithoutApp = names[:min(len(names), maxNamedWithoutApp)]
+		log.FromContext(ctx).V(1).Info("protect app inventory", "connector", conn.Name, "platform", st.Platform, "devices", st.Devices, "withoutApp", st.DevicesWithoutApp)
+	}
+	r.Inventories.Put(conn.UID, inv)
 	publishAppMetrics(conn)
 	return nil
 }

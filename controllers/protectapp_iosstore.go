@@ -212,21 +212,12 @@ func (r *MTDConnectorReconciler) correctAppConfiguration(ctx context.Context, k 
 	return nil
 }
 
-func sameFold(a, b []string) bool {
-	return slices.Equal(lowerSorted(a), lowerSorted(b))
-}
+// sameFold compares id sets regardless of order and case.
+func sameFold(a, b []string) bool { return sameSet(a, b, strings.ToLower) }
 
 // sameSettings compares configuration keys regardless of order.
 func sameSettings(a, b []intune.AppConfigSetting) bool {
-	key := func(s []intune.AppConfigSetting) []string {
-		out := make([]string, 0, len(s))
-		for _, x := range s {
-			out = append(out, x.Key+"\x00"+string(x.Type)+"\x00"+x.Value)
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(key(a), key(b))
+	return sameSet(a, b, func(x intune.AppConfigSetting) string { return x.Key + "\x00" + string(x.Type) + "\x00" + x.Value })
 }
 
 // releaseIOSApp lets the iOS app and its configuration go per the deletion policy when
