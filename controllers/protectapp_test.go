@@ -423,3 +423,32 @@ func TestProtectAppPermissions(t *testing.T) {
 		ready(t, conn)
 	})
 }
+
+// TestProtectAppOfANonOwnerIsNeverDeployed: a connector of another namespace naming a
+// tenant someone else's connector owns cannot put an app of its choosing on that
+// tenant's phones: it makes no app call at all, and no app appears.
+func TestProtectAppOfANonOwnerIsNeverDeployed(t *testing.T) {
+	tn := newTenant(t, true)
+	owner := connectorFor(namespace(t, tn), tn)
+	create(t, owner)
+	ready(t, owner)
+
+	intruder := connectorFor(namespace(t, tn), tn)
+	withProtectApp(intruder)
+	intruder.Spec.ProtectApp.AndroidEnterprise = nil
+	intruder.Spec.ProtectApp.Assignments = &v1.Assignments{AllDevices: true}
+	before := appWrites(t)
+	reads := calls(t, "GET /v1.0/deviceAppManagement/mobileApps/graph.iosStoreApp")
+	create(t, intruder)
+	waitCondition(t, client.ObjectKeyFromObject(intruder), v1.ConditionReady, metav1.ConditionFalse, controllers.ReasonTenantAlreadyManaged)
+	waitForSyncs(t, owner, 2)
+	if w := appWrote(t, before); len(w) != 0 {
+		t.Fatalf("the intruder's app was written to the owner's tenant: %v", w)
+	}
+	if n := calls(t, "GET /v1.0/deviceAppManagement/mobileApps/graph.iosStoreApp") - reads; n != 0 {
+		t.Fatalf("%d app lists made for a connector that does not own the tenant", n)
+	}
+	if n := len(storeApps(t, tn, intune.AppIOSStore)); n != 0 {
+		t.Fatalf("%d iOS apps in the owner's tenant", n)
+	}
+}
