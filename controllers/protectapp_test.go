@@ -72,6 +72,16 @@ func withProtectApp(c *v1.MTDConnector) {
 	}
 }
 
+// iosAppConnector declares, for a fresh tenant, a connector with the iOS app only.
+func iosAppConnector(t *testing.T) (tenant, *v1.MTDConnector) {
+	t.Helper()
+	tn := newTenant(t, true)
+	conn := connectorFor(namespace(t, tn), tn)
+	withProtectApp(conn)
+	conn.Spec.ProtectApp.AndroidEnterprise = nil
+	return tn, conn
+}
+
 // appFleet enrols two iPhones and two fully managed Android phones of one user.
 func appFleet(t *testing.T, tn tenant) (ios, android []adminapi.DeviceView) {
 	t.Helper()
@@ -233,10 +243,7 @@ func TestProtectAppWaitsForManagedGooglePlayAndSaysWhatToDo(t *testing.T) {
 
 func TestProtectAppAssignmentDriftIsCorrectedWithOneCall(t *testing.T) {
 	ctx := context.Background()
-	tn := newTenant(t, true)
-	conn := connectorFor(namespace(t, tn), tn)
-	withProtectApp(conn)
-	conn.Spec.ProtectApp.AndroidEnterprise = nil
+	tn, conn := iosAppConnector(t)
 	conn.Spec.ProtectApp.Assignments = &v1.Assignments{AllUsers: true}
 	create(t, conn)
 	got := waitAppCondition(t, conn, metav1.ConditionTrue, controllers.ReasonProtectAppDeployed)
@@ -261,10 +268,7 @@ func TestProtectAppAssignmentDriftIsCorrectedWithOneCall(t *testing.T) {
 
 func TestProtectAppCrashBetweenCreateAndStatusLeavesNoDuplicate(t *testing.T) {
 	ctx := context.Background()
-	tn := newTenant(t, true)
-	conn := connectorFor(namespace(t, tn), tn)
-	withProtectApp(conn)
-	conn.Spec.ProtectApp.AndroidEnterprise = nil
+	tn, conn := iosAppConnector(t)
 	conn.Spec.ProtectApp.IOS.Configuration = nil
 	conn.Spec.ProtectApp.Assignments = &v1.Assignments{AllUsers: true}
 	// The state a crash leaves: the intent recorded, the app created, no id stored.
@@ -295,10 +299,7 @@ func TestProtectAppCrashBetweenCreateAndStatusLeavesNoDuplicate(t *testing.T) {
 }
 
 func TestProtectAppObserveOnlyWritesNothing(t *testing.T) {
-	tn := newTenant(t, true)
-	conn := connectorFor(namespace(t, tn), tn)
-	withProtectApp(conn)
-	conn.Spec.ProtectApp.AndroidEnterprise = nil
+	_, conn := iosAppConnector(t)
 	conn.Spec.ManagementPolicy = v1.ManagementPolicyObserveOnly
 	before := appWrites(t)
 	create(t, conn)
@@ -314,10 +315,7 @@ func TestProtectAppObserveOnlyWritesNothing(t *testing.T) {
 
 func TestProtectAppGoesWithTheSpecPerDeletionPolicy(t *testing.T) {
 	ctx := context.Background()
-	tn := newTenant(t, true)
-	conn := connectorFor(namespace(t, tn), tn)
-	withProtectApp(conn)
-	conn.Spec.ProtectApp.AndroidEnterprise = nil
+	tn, conn := iosAppConnector(t)
 	conn.Spec.ProtectApp.Assignments = &v1.Assignments{AllUsers: true}
 	conn.Spec.DeletionPolicy = v1.DeletionPolicyDelete
 	create(t, conn)
